@@ -1,0 +1,3 @@
+export * from './config';
+export * from './env-transforms';
+export * from './service-config';

@@ -1,0 +1,30 @@
+import { ArrayNotEmpty, IsIn, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { EnvList } from './env-transforms';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Variables every service reads. Apps extend this with their own. */
+export class ServiceConfig {
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  PORT: number = 3000;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Kafka bootstrap servers, `host:port[,host:port]`. No default: the local broker's ports vary. */
+  @EnvList()
+  @ArrayNotEmpty()
+  @Matches(/^[^\s:,]+:\d{1,5}$/, { each: true })
+  KAFKA_BROKERS!: string[];
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]+$/)
+  KAFKA_CLIENT_ID: string = 'metering';
+
+  /** How long shutdown may take to finish in-flight work before the process exits anyway. */
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_TIMEOUT_MS: number = 15_000;
+}

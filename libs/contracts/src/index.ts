@@ -1,0 +1,7 @@
+export * from './domain-event';
+export * from './errors';
+export * from './limits';
+export * from './proto';
+export * from './topics';
+export * from './usage-event';
+export * from './validation';
