@@ -26,7 +26,7 @@ function projectJestConfig(projectDir, tiers = ['unit']) {
       displayName: 'integration',
       testMatch: ['<rootDir>/**/*.int-spec.ts'],
       globalSetup: stackSetup,
-      testTimeout: 60_000,
+      setupFilesAfterEnv: [path.join(root, 'libs/testing/src/jest-int-setup.cjs')],
     });
   }
   if (tiers.includes('e2e')) {
@@ -36,7 +36,7 @@ function projectJestConfig(projectDir, tiers = ['unit']) {
       displayName: 'e2e',
       testMatch: ['<rootDir>/**/*.e2e-spec.ts'],
       globalSetup: stackSetup,
-      testTimeout: 120_000,
+      setupFilesAfterEnv: [path.join(root, 'libs/testing/src/jest-e2e-setup.cjs')],
     });
   }
   return { projects };

@@ -1,0 +1,208 @@
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { validateAs, type TopicContract } from '@metering/contracts';
+import type { KafkaClient } from './kafka-client';
+import type { RawMessage } from './typed-producer';
+
+export interface ConsumedMessage<T> {
+  value: T;
+  key: string | null;
+  headers: Record<string, string>;
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+}
+
+export interface BatchContext {
+  topic: string;
+  partition: number;
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * Writes a batch durably. Throwing leaves the batch uncommitted: it is retried here and, if it
+ * keeps failing, delivered again after the consumer restarts. Handlers must be idempotent.
+ */
+export type BatchHandler<T> = (messages: ConsumedMessage<T>[], context: BatchContext) => Promise<void>;
+
+export interface BatchConsumerOptions<T extends object> {
+  groupId: string;
+  topic: TopicContract<T>;
+  handler: BatchHandler<T>;
+  /** Where a new group starts. Default: earliest, so nothing published before the first start is skipped. */
+  fromBeginning?: boolean;
+  /** Attempts of the handler per batch before the batch is given up to a consumer restart. */
+  maxAttempts?: number;
+  retryBackoffMs?: number;
+  sessionTimeoutMs?: number;
+  maxBytesPerPartition?: number;
+  /** Longest a fetch waits for data; also bounds how long stop() waits for an idle fetch. */
+  maxWaitTimeMs?: number;
+}
+
+export const DLQ_HEADERS = {
+  reason: 'x-dlq-reason',
+  topic: 'x-dlq-source-topic',
+  partition: 'x-dlq-source-partition',
+  offset: 'x-dlq-source-offset',
+  group: 'x-dlq-consumer-group',
+} as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}
+
+type Parsed<T> = { ok: true; message: ConsumedMessage<T> } | { ok: false; reason: string };
+
+/**
+ * Consumes one topic in batches with manual offset commits: each batch's invalid messages go to
+ * the topic's dead-letter topic with the reason, the valid ones to the handler, and only after
+ * both are durable is the offset committed. A poison message never blocks its partition.
+ */
+export class BatchConsumer<T extends object> {
+  private consumer?: Consumer;
+  private starting?: Promise<void>;
+
+  constructor(
+    private readonly client: KafkaClient,
+    private readonly kafka: Kafka,
+    private readonly options: BatchConsumerOptions<T>,
+  ) {}
+
+  async start(): Promise<void> {
+    this.starting ??= this.run();
+    return this.starting;
+  }
+
+  private async run(): Promise<void> {
+    const { groupId, topic } = this.options;
+    const consumer = this.kafka.consumer({
+      groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1_000,
+      allowAutoTopicCreation: true,
+      retry: { retries: 5, initialRetryTime: 300 },
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: topic.name, fromBeginning: this.options.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+  }
+
+  /** Stops fetching, lets the in-flight batch finish and commit, then leaves the group. */
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    this.consumer = undefined;
+    this.starting = undefined;
+    await consumer.disconnect();
+  }
+
+  private parse(message: KafkaMessage, topic: string, partition: number): Parsed<T> {
+    if (!message.value) return { ok: false, reason: 'empty message value' };
+    let json: unknown;
+    try {
+      json = JSON.parse(message.value.toString('utf8'));
+    } catch (err) {
+      return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
+    }
+    const result = validateAs(this.options.topic.valueClass, json);
+    if (!result.ok) {
+      return {
+        ok: false,
+        reason: `contract ${this.options.topic.valueClass.name}: ${result.errors
+          .map((e) => `${e.field}: ${e.reasons.join('; ')}`)
+          .join(' | ')}`,
+      };
+    }
+    return {
+      ok: true,
+      message: {
+        value: result.value,
+        key: message.key?.toString('utf8') ?? null,
+        headers: headersOf(message.headers),
+        topic,
+        partition,
+        offset: message.offset,
+        timestamp: message.timestamp,
+      },
+    };
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const started = performance.now();
+    const { topic, partition } = batch;
+    const valid: ConsumedMessage<T>[] = [];
+    const dead: RawMessage[] = [];
+    for (const message of batch.messages) {
+      const parsed = this.parse(message, topic, partition);
+      if (parsed.ok) valid.push(parsed.message);
+      else
+        dead.push({
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            [DLQ_HEADERS.reason]: parsed.reason,
+            [DLQ_HEADERS.topic]: topic,
+            [DLQ_HEADERS.partition]: String(partition),
+            [DLQ_HEADERS.offset]: message.offset,
+            [DLQ_HEADERS.group]: this.options.groupId,
+          },
+        });
+    }
+
+    if (dead.length) {
+      await this.client.producer().sendRaw(this.options.topic.deadLetter, dead);
+      this.client.instrumentation.deadLettered?.(topic, dead.length);
+      this.client.logger.warn({ topic, partition, count: dead.length }, 'dead-lettered invalid messages');
+    }
+    if (valid.length) await this.handleWithRetry(valid, { topic, partition, heartbeat }, payload);
+
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    await payload.commitOffsetsIfNecessary({
+      topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
+    });
+    await heartbeat();
+    this.client.instrumentation.batchProcessed?.(topic, batch.messages.length, (performance.now() - started) / 1000);
+  }
+
+  private async handleWithRetry(
+    messages: ConsumedMessage<T>[],
+    context: BatchContext,
+    { isRunning, isStale }: EachBatchPayload,
+  ): Promise<void> {
+    const maxAttempts = this.options.maxAttempts ?? 8;
+    const backoff = this.options.retryBackoffMs ?? 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.handler(messages, context);
+        return;
+      } catch (err) {
+        this.client.instrumentation.handlerFailed?.(context.topic);
+        this.client.logger.error(
+          { err, topic: context.topic, partition: context.partition, attempt, firstOffset: messages[0]?.offset },
+          'batch handler failed; batch stays uncommitted',
+        );
+        if (attempt >= maxAttempts || !isRunning() || isStale()) throw err;
+        await sleep(Math.min(backoff * 2 ** (attempt - 1), 5_000));
+        await context.heartbeat();
+      }
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export * from './batch-consumer';
+export * from './kafka-client';
+export * from './typed-producer';
+export * from './kafka.module';

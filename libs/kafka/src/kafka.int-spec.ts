@@ -1,0 +1,179 @@
+import { IsInt, IsString } from 'class-validator';
+import { Kafka, logLevel } from 'kafkajs';
+import { defineTopic } from '@metering/contracts';
+import { eventually, kafkaBrokers, uniqueName } from '@metering/testing';
+import { DLQ_HEADERS, type ConsumedMessage } from './batch-consumer';
+import { KafkaClient } from './kafka-client';
+import { ContractViolationError } from './typed-producer';
+
+class Reading {
+  @IsString()
+  id!: string;
+
+  @IsInt()
+  value!: number;
+}
+
+const topicContract = () => {
+  const name = uniqueName('it.readings');
+  return defineTopic({ name: `${name}.v1`, deadLetter: `${name}.dlq.v1`, valueClass: Reading, keyOf: (r) => r.id });
+};
+
+/** Reads every message of a topic from the start with a throwaway group. */
+async function readAll(topic: string, expected: number) {
+  const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'it-reader', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 500 });
+  const seen: { value: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      seen.push({ value: message.value?.toString() ?? '', headers });
+    },
+  });
+  try {
+    return await eventually(() => (seen.length >= expected ? seen : undefined), { what: `${expected} messages on ${topic}` });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+  const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'it-admin', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map(entry!.partitions.map((p) => [p.partition, p.offset]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe(KafkaClient.name, () => {
+  let client: KafkaClient;
+
+  beforeEach(() => {
+    client = new KafkaClient({ brokers: kafkaBrokers(), clientId: 'it-kafka' });
+  });
+
+  afterEach(async () => {
+    await client.close();
+  });
+
+  it('refuses to publish a value that breaks the contract', async () => {
+    const topic = topicContract();
+    await expect(client.producer().send(topic, [{ id: 'a', value: 'x' } as never])).rejects.toThrow(
+      ContractViolationError,
+    );
+  });
+
+  it('commits only after the handler succeeds; a failed batch is delivered again', async () => {
+    const topic = topicContract();
+    const groupId = uniqueName('group');
+    await client.producer().send(topic, [{ id: 'r1', value: 1 }]);
+
+    let calls = 0;
+    const delivered: string[] = [];
+    const consumer = client.consumer({
+      groupId,
+      topic,
+      sessionTimeoutMs: 6_000,
+      maxAttempts: 2,
+      retryBackoffMs: 50,
+      handler: async (messages: ConsumedMessage<Reading>[]) => {
+        calls++;
+        delivered.push(...messages.map((m) => m.value.id));
+        throw new Error('store unavailable');
+      },
+    });
+    await consumer.start();
+    await eventually(() => (calls >= 2 ? true : undefined), { what: 'two failed attempts' });
+    await consumer.stop();
+    // Nothing committed for the group: the message is still owed.
+    const offsets = await committedOffsets(groupId, topic.name);
+    expect([...offsets.values()].every((o) => o === '-1')).toBe(true);
+
+    // A new member of the same group gets the same message again and commits it.
+    const redelivered: string[] = [];
+    const second = client.consumer({
+      groupId,
+      topic,
+      sessionTimeoutMs: 6_000,
+      handler: async (messages) => {
+        redelivered.push(...messages.map((m) => m.value.id));
+      },
+    });
+    await second.start();
+    await eventually(() => (redelivered.length ? true : undefined), { what: 'redelivery' });
+    await eventually(
+      async () => ([...(await committedOffsets(groupId, topic.name)).values()].some((o) => o === '1') ? true : undefined),
+      { what: 'commit after success' },
+    );
+    await second.stop();
+    expect(delivered).toEqual(['r1', 'r1']);
+    expect(redelivered).toEqual(['r1']);
+  });
+
+  it('retries a failing handler and commits once it succeeds', async () => {
+    const topic = topicContract();
+    const groupId = uniqueName('group');
+    await client.producer().send(topic, [{ id: 'r1', value: 1 }]);
+    const attempts: string[][] = [];
+    const consumer = client.consumer({
+      groupId,
+      topic,
+      sessionTimeoutMs: 6_000,
+      retryBackoffMs: 20,
+      handler: async (messages) => {
+        attempts.push(messages.map((m) => m.value.id));
+        if (attempts.length === 1) throw new Error('transient');
+      },
+    });
+    await consumer.start();
+    await eventually(
+      async () => ([...(await committedOffsets(groupId, topic.name)).values()].includes('1') ? true : undefined),
+      { what: 'commit' },
+    );
+    await consumer.stop();
+    expect(attempts).toEqual([['r1'], ['r1']]);
+  });
+
+  it('dead-letters invalid messages with the reason and keeps the partition moving', async () => {
+    const topic = topicContract();
+    const producer = client.producer();
+    // All with one key, so they share a partition and the bad ones sit between good ones.
+    await producer.sendRaw(topic.name, [
+      { key: 'k', value: JSON.stringify({ id: 'good-1', value: 1 }) },
+      { key: 'k', value: '{not json' },
+      { key: 'k', value: JSON.stringify({ id: 'bad-value', value: 'NaN' }) },
+      { key: 'k', value: JSON.stringify({ id: 'good-2', value: 2 }) },
+    ]);
+    const handled: string[] = [];
+    const consumer = client.consumer({
+      groupId: uniqueName('group'),
+      topic,
+      sessionTimeoutMs: 6_000,
+      handler: async (messages) => {
+        handled.push(...messages.map((m) => m.value.id));
+      },
+    });
+    await consumer.start();
+    await eventually(() => (handled.length === 2 ? true : undefined), { what: 'valid messages handled' });
+    await consumer.stop();
+    expect(handled).toEqual(['good-1', 'good-2']);
+
+    const dead = await readAll(topic.deadLetter, 2);
+    const reasons = dead.map((d) => d.headers[DLQ_HEADERS.reason]);
+    expect(reasons[0]).toMatch(/not JSON/);
+    expect(reasons[1]).toMatch(/value: .*integer/);
+    expect(dead.map((d) => d.headers[DLQ_HEADERS.topic])).toEqual([topic.name, topic.name]);
+    expect(dead[0]!.value).toBe('{not json');
+  });
+
+  it('reports readiness against the cluster', async () => {
+    await expect(client.check()).resolves.toBeUndefined();
+  });
+});
