@@ -1,3 +1,4 @@
 export * from './client';
 export * from './escape';
 export * from './migrations';
+export * from './clickhouse.module';

@@ -1,4 +1,5 @@
 import { ArrayNotEmpty, IsIn, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { Secret } from './config';
 import { EnvList } from './env-transforms';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -27,4 +28,12 @@ export class ServiceConfig {
   @IsInt()
   @Min(0)
   SHUTDOWN_TIMEOUT_MS: number = 15_000;
+}
+
+/** A service that owns a Postgres database. */
+export class DatabaseServiceConfig extends ServiceConfig {
+  /** The service's own database; created at boot when missing. */
+  @Matches(/^postgres(ql)?:\/\/[^\s]+\/[a-z_][a-z0-9_]*$/, { message: 'must be postgres://user@host:port/database' })
+  @Secret()
+  DATABASE_URL!: string;
 }

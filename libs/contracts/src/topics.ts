@@ -45,7 +45,8 @@ export const REGISTRY_EVENTS_TOPIC = domainTopic('registry');
 export const BILLING_EVENTS_TOPIC = domainTopic('billing');
 export const QUOTA_EVENTS_TOPIC = domainTopic('quota');
 
-export const ALL_TOPICS: readonly TopicContract<object>[] = [
+/** Names of every topic contract, for provisioning and docs. */
+export const ALL_TOPICS: readonly Pick<TopicContract<object>, 'name' | 'deadLetter'>[] = [
   USAGE_INGEST_TOPIC,
   USAGE_EVENTS_TOPIC,
   REGISTRY_EVENTS_TOPIC,

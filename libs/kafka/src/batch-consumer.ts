@@ -68,6 +68,8 @@ type Parsed<T> = { ok: true; message: ConsumedMessage<T> } | { ok: false; reason
 export class BatchConsumer<T extends object> {
   private consumer?: Consumer;
   private starting?: Promise<void>;
+  private joined = false;
+  private crash?: Error;
 
   constructor(
     private readonly client: KafkaClient,
@@ -92,6 +94,15 @@ export class BatchConsumer<T extends object> {
       retry: { retries: 5, initialRetryTime: 300 },
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.joined = true;
+      this.crash = undefined;
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.joined = false;
+      if (!payload.restart) this.crash = payload.error;
+      this.client.logger.error({ err: payload.error, groupId, restart: payload.restart }, 'consumer crashed');
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: topic.name, fromBeginning: this.options.fromBeginning ?? true });
     await consumer.run({
@@ -107,7 +118,14 @@ export class BatchConsumer<T extends object> {
     if (!consumer) return;
     this.consumer = undefined;
     this.starting = undefined;
+    this.joined = false;
     await consumer.disconnect();
+  }
+
+  /** Readiness: the consumer has joined its group and has not crashed for good. */
+  async check(): Promise<void> {
+    if (this.crash) throw new Error(`consumer ${this.options.groupId} crashed: ${this.crash.message}`);
+    if (!this.joined) throw new Error(`consumer ${this.options.groupId} has not joined its group`);
   }
 
   private parse(message: KafkaMessage, topic: string, partition: number): Parsed<T> {

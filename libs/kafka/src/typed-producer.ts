@@ -15,7 +15,7 @@ export class ContractViolationError extends Error {
 }
 
 export interface RawMessage {
-  key: string | null;
+  key: Buffer | string | null;
   value: Buffer | string | null;
   headers?: IHeaders;
 }

@@ -29,7 +29,7 @@ export class Metrics {
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets?: number[]): Histogram<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Histogram<L>;
-    return new Histogram({ name, help, labelNames: [...labelNames], buckets, registers: [this.registry] });
+    return new Histogram({ name, help, labelNames: [...labelNames], ...(buckets ? { buckets } : {}), registers: [this.registry] });
   }
 }
 

@@ -1,0 +1,22 @@
+import { IsString, IsUrl, Matches } from 'class-validator';
+import { Secret, ServiceConfig } from '@metering/config';
+
+export class AggregationConfig extends ServiceConfig {
+  override PORT: number = 3003;
+
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  CLICKHOUSE_URL: string = 'http://127.0.0.1:8123';
+
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]*$/)
+  CLICKHOUSE_DATABASE: string = 'metering';
+
+  @IsString()
+  CLICKHOUSE_USER: string = 'default';
+
+  @IsString()
+  @Secret()
+  CLICKHOUSE_PASSWORD: string = '';
+
+  @Matches(/^[A-Za-z0-9._-]+$/)
+  USAGE_CONSUMER_GROUP: string = 'aggregation.usage-sink';
+}

@@ -1,0 +1,4 @@
+import { runService } from '@metering/service-kit';
+import { aggregationService } from './service';
+
+void runService(aggregationService);

@@ -1,0 +1,4 @@
+import { runService } from '@metering/service-kit';
+import { auditService } from './service';
+
+void runService(auditService);

@@ -1,0 +1,6 @@
+import { DatabaseServiceConfig } from '@metering/config';
+
+export class BillingConfig extends DatabaseServiceConfig {
+  override PORT: number = 3004;
+  override DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/metering_billing';
+}

@@ -1,0 +1,4 @@
+import { runService } from '@metering/service-kit';
+import { tenantRegistryService } from './service';
+
+void runService(tenantRegistryService);

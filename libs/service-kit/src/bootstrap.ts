@@ -1,0 +1,115 @@
+import 'reflect-metadata';
+import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { loadConfigOrExit, redactConfig, type ServiceConfig } from '@metering/config';
+import {
+  LOGGER,
+  Metrics,
+  ObservabilityModule,
+  PinoNestLogger,
+  createLogger,
+  requestContextMiddleware,
+  type Logger,
+} from '@metering/observability';
+import { HttpErrorFilter, toErrorResponse } from './http-error.filter';
+import { createValidationPipe } from './validation.pipe';
+
+export interface ServiceDefinition<C extends ServiceConfig> {
+  /** The service name, as in logs, metrics and docs. */
+  name: string;
+  description: string;
+  configClass: new () => C;
+  /** The app's root module, given its validated config. */
+  module: (config: C) => Type | DynamicModule;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyLimit?: (config: C) => number;
+  /** Extra JSON media types the service accepts besides application/json. */
+  jsonMediaTypes?: string[];
+}
+
+export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+
+/** Makes the validated config injectable everywhere, by its class or SERVICE_CONFIG. */
+@Module({})
+class ServiceConfigModule {}
+
+/** Builds the Nest application for a service without listening (tests call this directly). */
+export async function createServiceApp<C extends ServiceConfig>(
+  definition: ServiceDefinition<C>,
+  config: C,
+  logger: Logger = createLogger(definition.name, config.LOG_LEVEL),
+): Promise<INestApplication> {
+  const configModule: DynamicModule = {
+    module: ServiceConfigModule,
+    global: true,
+    providers: [
+      { provide: SERVICE_CONFIG, useValue: config },
+      { provide: definition.configClass, useValue: config },
+    ],
+    exports: [SERVICE_CONFIG, definition.configClass],
+  };
+
+  @Module({
+    imports: [configModule, ObservabilityModule.forRoot({ service: definition.name, logger }), definition.module(config)],
+  })
+  class ServiceRootModule {}
+
+  const app = await NestFactory.create<NestExpressApplication>(ServiceRootModule, {
+    logger: new PinoNestLogger(logger),
+    bodyParser: false,
+    forceCloseConnections: true,
+  });
+  app.disable('x-powered-by');
+  app.use(requestContextMiddleware(app.get(Metrics)));
+  app.useBodyParser('json', {
+    type: ['application/json', ...(definition.jsonMediaTypes ?? [])],
+    limit: definition.bodyLimit?.(config) ?? 1_048_576,
+    strict: true,
+  });
+  // Body-parser failures happen before Nest's filters; answer them in the same error shape.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const { status, body } = toErrorResponse(err);
+    res.status(status).json(body);
+  });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new HttpErrorFilter(app.get<Logger>(LOGGER)));
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle(`${definition.name} API`).setDescription(definition.description).setVersion('1').build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  return app;
+}
+
+/**
+ * The whole life of a service process: validated config (exit 78 naming bad variables), the app,
+ * listening, and a bounded graceful shutdown on SIGTERM/SIGINT.
+ */
+export async function runService<C extends ServiceConfig>(definition: ServiceDefinition<C>): Promise<void> {
+  const config = loadConfigOrExit(definition.configClass, definition.name);
+  const logger = createLogger(definition.name, config.LOG_LEVEL);
+  logger.info({ config: redactConfig(config) }, 'starting');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    });
+  }
+  try {
+    const app = await createServiceApp(definition, config, logger);
+    await app.listen(config.PORT, '0.0.0.0');
+    logger.info({ port: config.PORT }, 'listening');
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    process.exit(1);
+  }
+}

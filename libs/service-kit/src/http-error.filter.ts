@@ -1,0 +1,79 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
+import type { Response } from 'express';
+import { AppError, type ErrorBody, type ErrorKind } from '@metering/contracts';
+import type { Logger } from '@metering/observability';
+
+export const HTTP_STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid: HttpStatus.BAD_REQUEST,
+  unauthenticated: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  not_found: HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+  unsupported: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+/** Errors raised by body parsing before Nest sees the request (express' http-errors). */
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  expose?: boolean;
+  message: string;
+}
+
+const isBodyParserError = (err: unknown): err is BodyParserError =>
+  typeof err === 'object' && err !== null && typeof (err as BodyParserError).type === 'string' && 'status' in err;
+
+const BODY_ERROR_CODES: Record<string, string> = {
+  'entity.parse.failed': 'malformed_json',
+  'entity.too.large': 'payload_too_large',
+  'encoding.unsupported': 'unsupported_encoding',
+  'charset.unsupported': 'unsupported_charset',
+  'request.aborted': 'request_aborted',
+};
+
+/** Maps every error to `{ error: { code, message, details } }` with the right status, once. */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  if (err instanceof AppError) {
+    return {
+      status: HTTP_STATUS_OF_KIND[err.kind],
+      body: { error: { code: err.code, message: err.message, details: err.details } },
+      internal: false,
+    };
+  }
+  if (isBodyParserError(err)) {
+    const status = err.status ?? 400;
+    return {
+      status,
+      body: { error: { code: BODY_ERROR_CODES[err.type!] ?? 'bad_request', message: err.message } },
+      internal: status >= 500,
+    };
+  }
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    const response = err.getResponse();
+    const message = typeof response === 'string' ? response : err.message;
+    const code = HttpStatus[status]?.toLowerCase() ?? 'error';
+    return { status, body: { error: { code, message } }, internal: status >= 500 };
+  }
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    body: { error: { code: 'internal_error', message: 'internal error' } },
+    internal: true,
+  };
+}
+
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, body, internal } = toErrorResponse(err);
+    if (internal) this.logger.error({ err }, 'request failed');
+    if (res.headersSent) return;
+    res.status(status).json(body);
+  }
+}

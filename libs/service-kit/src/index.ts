@@ -1,0 +1,3 @@
+export * from './bootstrap';
+export * from './http-error.filter';
+export * from './validation.pipe';
