@@ -5,7 +5,6 @@ import tseslint from 'typescript-eslint';
 // Infrastructure clients that only infra libraries may import (ARCHITECTURE.md §2).
 const infraPackages = ['kafkajs', 'pg', '@clickhouse/client', 'typeorm', 'stripe', '@grpc/grpc-js'];
 
-
 /**
  * Module boundaries. type:* says what kind of project may build on what; scope:* keeps a service's
  * libraries its own. Tests may also use the testing lib and inspect real stores with infra clients.
@@ -17,13 +16,59 @@ function boundaries({ tests }) {
     enforceBuildableLibDependency: false,
     allow: [],
     depConstraints: [
-      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:data-access', 'type:infra', 'type:util', ...testing], bannedExternalImports: banned(infraPackages) },
-      { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:contracts'], bannedExternalImports: banned(infraPackages) },
-      { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util', ...testing], bannedExternalImports: banned([...infraPackages, '@nestjs/*']) },
-      { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:domain', 'type:contracts', 'type:infra', 'type:util', ...testing] },
-      { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:infra', 'type:contracts', 'type:util', ...testing] },
-      { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', ...testing], bannedExternalImports: banned(infraPackages) },
-      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:data-access', 'type:infra', 'type:util', 'type:testing'] },
+      {
+        sourceTag: 'type:app',
+        onlyDependOnLibsWithTags: [
+          'type:contracts',
+          'type:domain',
+          'type:data-access',
+          'type:infra',
+          'type:util',
+          ...testing,
+        ],
+        bannedExternalImports: banned(infraPackages),
+      },
+      {
+        sourceTag: 'type:contracts',
+        onlyDependOnLibsWithTags: ['type:contracts'],
+        bannedExternalImports: banned(infraPackages),
+      },
+      {
+        sourceTag: 'type:domain',
+        onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util', ...testing],
+        bannedExternalImports: banned([...infraPackages, '@nestjs/*']),
+      },
+      {
+        sourceTag: 'type:data-access',
+        onlyDependOnLibsWithTags: [
+          'type:data-access',
+          'type:domain',
+          'type:contracts',
+          'type:infra',
+          'type:util',
+          ...testing,
+        ],
+      },
+      {
+        sourceTag: 'type:infra',
+        onlyDependOnLibsWithTags: ['type:infra', 'type:contracts', 'type:util', ...testing],
+      },
+      {
+        sourceTag: 'type:util',
+        onlyDependOnLibsWithTags: ['type:util', ...testing],
+        bannedExternalImports: banned(infraPackages),
+      },
+      {
+        sourceTag: 'type:testing',
+        onlyDependOnLibsWithTags: [
+          'type:contracts',
+          'type:domain',
+          'type:data-access',
+          'type:infra',
+          'type:util',
+          'type:testing',
+        ],
+      },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       ...['tenant-registry', 'ingestion', 'aggregation', 'billing', 'audit'].map((scope) => ({
         sourceTag: `scope:${scope}`,
@@ -34,7 +79,18 @@ function boundaries({ tests }) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '.stack/**', '.nx/**', 'coverage/**', '**/*.cjs', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '.stack/**',
+      '.nx/**',
+      'coverage/**',
+      '**/*.cjs',
+      '**/*.mjs',
+      '**/*.js',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
@@ -55,6 +111,7 @@ export default tseslint.config(
     rules: {
       '@nx/enforce-module-boundaries': ['error', boundaries({ tests: true })],
       '@typescript-eslint/unbound-method': 'off',
+      '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },

@@ -13,7 +13,10 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-aggregation` }),
+        KafkaModule.forRoot({
+          brokers: config.KAFKA_BROKERS,
+          clientId: `${config.KAFKA_CLIENT_ID}-aggregation`,
+        }),
         ClickHouseModule.forRoot({
           url: config.CLICKHOUSE_URL,
           database: config.CLICKHOUSE_DATABASE,

@@ -9,7 +9,10 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-tenant-registry` }),
+        KafkaModule.forRoot({
+          brokers: config.KAFKA_BROKERS,
+          clientId: `${config.KAFKA_CLIENT_ID}-tenant-registry`,
+        }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL }),
       ],
     };

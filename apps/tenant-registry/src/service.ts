@@ -4,7 +4,8 @@ import { TenantRegistryConfig } from './config';
 
 export const tenantRegistryService: ServiceDefinition<TenantRegistryConfig> = {
   name: 'tenant-registry',
-  description: 'Accounts, tenants, templates, limits, keys and roles (event-sourced); publishes registry.events.v1.',
+  description:
+    'Accounts, tenants, templates, limits, keys and roles (event-sourced); publishes registry.events.v1.',
   configClass: TenantRegistryConfig,
   module: (config) => AppModule.forRoot(config),
 };

@@ -49,12 +49,15 @@ describe(ClickHouse.name, () => {
     }
     // The table survived every attempted injection.
     const [count] = await ch.query<{ n: string }>(raw('SELECT count() AS n FROM strings'));
-    expect(Number(count!.n)).toBe(HOSTILE.length);
+    expect(Number(count.n)).toBe(HOSTILE.length);
   });
 
   it('runs migrations once, and a second run applies nothing', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ch-migrations-'));
-    await writeFile(path.join(dir, '0001_first.sql'), 'CREATE TABLE IF NOT EXISTS m1 (a UInt8) ENGINE = MergeTree ORDER BY a;\n');
+    await writeFile(
+      path.join(dir, '0001_first.sql'),
+      'CREATE TABLE IF NOT EXISTS m1 (a UInt8) ENGINE = MergeTree ORDER BY a;\n',
+    );
     await writeFile(
       path.join(dir, '0002_second.sql'),
       '-- two statements\nCREATE TABLE IF NOT EXISTS m2 (a UInt8) ENGINE = MergeTree ORDER BY a;\nINSERT INTO m2 VALUES (7);\n',

@@ -30,7 +30,8 @@ export function quoteString(value: string): string {
     if (ch === '\\') out += '\\\\';
     else if (ch === "'") out += "\\'";
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
-    else if (code >= 0xd800 && code <= 0xdfff) throw new UnsafeSqlValueError('string contains a lone UTF-16 surrogate');
+    else if (code >= 0xd800 && code <= 0xdfff)
+      throw new UnsafeSqlValueError('string contains a lone UTF-16 surrogate');
     else out += ch;
   }
   return `${out}'`;
@@ -38,7 +39,8 @@ export function quoteString(value: string): string {
 
 /** A backquoted identifier; only plain names are allowed, so nothing needs escaping. */
 export function quoteIdentifier(name: string): string {
-  if (!IDENTIFIER.test(name)) throw new UnsafeSqlValueError(`not a valid identifier: ${JSON.stringify(name)}`);
+  if (!IDENTIFIER.test(name))
+    throw new UnsafeSqlValueError(`not a valid identifier: ${JSON.stringify(name)}`);
   return `\`${name}\``;
 }
 

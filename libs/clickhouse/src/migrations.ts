@@ -47,7 +47,7 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
     }
     migrations.push({
       version,
-      name: match[2]!,
+      name: match[2],
       checksum: createHash('sha256').update(text).digest('hex'),
       statements: splitStatements(text),
     });
@@ -66,16 +66,20 @@ export async function migrateClickHouse(ch: ClickHouse, dir: string): Promise<{ 
       ENGINE = MergeTree ORDER BY version`),
   );
   const done = new Map(
-    (await ch.query<{ version: number; checksum: string }>(raw(`SELECT DISTINCT version, checksum FROM ${LEDGER}`))).map(
-      (row) => [Number(row.version), row.checksum],
-    ),
+    (
+      await ch.query<{ version: number; checksum: string }>(
+        raw(`SELECT DISTINCT version, checksum FROM ${LEDGER}`),
+      )
+    ).map((row) => [Number(row.version), row.checksum]),
   );
   const applied: number[] = [];
   for (const migration of await readMigrations(dir)) {
     const recorded = done.get(migration.version);
     if (recorded !== undefined) {
       if (recorded !== migration.checksum) {
-        throw new MigrationError(`migration ${migration.version}_${migration.name} changed after it was applied`);
+        throw new MigrationError(
+          `migration ${migration.version}_${migration.name} changed after it was applied`,
+        );
       }
       continue;
     }

@@ -34,7 +34,11 @@ export function configKeys<T>(cls: ConfigClass<T>): string[] {
 }
 
 function isSecret(config: object, key: string): boolean {
-  for (let proto = Object.getPrototypeOf(config) as object | null; proto; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (
+    let proto = Object.getPrototypeOf(config) as object | null;
+    proto;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     if (secretKeys.get(proto)?.has(key)) return true;
   }
   return false;

@@ -33,7 +33,9 @@ export class ServiceConfig {
 /** A service that owns a Postgres database. */
 export class DatabaseServiceConfig extends ServiceConfig {
   /** The service's own database; created at boot when missing. */
-  @Matches(/^postgres(ql)?:\/\/[^\s]+\/[a-z_][a-z0-9_]*$/, { message: 'must be postgres://user@host:port/database' })
+  @Matches(/^postgres(ql)?:\/\/[^\s]+\/[a-z_][a-z0-9_]*$/, {
+    message: 'must be postgres://user@host:port/database',
+  })
   @Secret()
   DATABASE_URL!: string;
 }

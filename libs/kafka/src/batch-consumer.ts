@@ -123,9 +123,12 @@ export class BatchConsumer<T extends object> {
   }
 
   /** Readiness: the consumer has joined its group and has not crashed for good. */
-  async check(): Promise<void> {
-    if (this.crash) throw new Error(`consumer ${this.options.groupId} crashed: ${this.crash.message}`);
-    if (!this.joined) throw new Error(`consumer ${this.options.groupId} has not joined its group`);
+  check(): Promise<void> {
+    if (this.crash)
+      return Promise.reject(new Error(`consumer ${this.options.groupId} crashed: ${this.crash.message}`));
+    if (!this.joined)
+      return Promise.reject(new Error(`consumer ${this.options.groupId} has not joined its group`));
+    return Promise.resolve();
   }
 
   private parse(message: KafkaMessage, topic: string, partition: number): Parsed<T> {
@@ -160,8 +163,8 @@ export class BatchConsumer<T extends object> {
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const { batch } = payload;
+    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const started = performance.now();
     const { topic, partition } = batch;
     const valid: ConsumedMessage<T>[] = [];
@@ -189,21 +192,27 @@ export class BatchConsumer<T extends object> {
       this.client.instrumentation.deadLettered?.(topic, dead.length);
       this.client.logger.warn({ topic, partition, count: dead.length }, 'dead-lettered invalid messages');
     }
-    if (valid.length) await this.handleWithRetry(valid, { topic, partition, heartbeat }, payload);
+    if (valid.length) {
+      await this.handleWithRetry(valid, { topic, partition, heartbeat: () => payload.heartbeat() }, payload);
+    }
 
     const last = batch.lastOffset();
-    resolveOffset(last);
+    payload.resolveOffset(last);
     await payload.commitOffsetsIfNecessary({
       topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
     });
-    await heartbeat();
-    this.client.instrumentation.batchProcessed?.(topic, batch.messages.length, (performance.now() - started) / 1000);
+    await payload.heartbeat();
+    this.client.instrumentation.batchProcessed?.(
+      topic,
+      batch.messages.length,
+      (performance.now() - started) / 1000,
+    );
   }
 
   private async handleWithRetry(
     messages: ConsumedMessage<T>[],
     context: BatchContext,
-    { isRunning, isStale }: EachBatchPayload,
+    payload: EachBatchPayload,
   ): Promise<void> {
     const maxAttempts = this.options.maxAttempts ?? 8;
     const backoff = this.options.retryBackoffMs ?? 250;
@@ -214,10 +223,16 @@ export class BatchConsumer<T extends object> {
       } catch (err) {
         this.client.instrumentation.handlerFailed?.(context.topic);
         this.client.logger.error(
-          { err, topic: context.topic, partition: context.partition, attempt, firstOffset: messages[0]?.offset },
+          {
+            err,
+            topic: context.topic,
+            partition: context.partition,
+            attempt,
+            firstOffset: messages[0]?.offset,
+          },
           'batch handler failed; batch stays uncommitted',
         );
-        if (attempt >= maxAttempts || !isRunning() || isStale()) throw err;
+        if (attempt >= maxAttempts || !payload.isRunning() || payload.isStale()) throw err;
         await sleep(Math.min(backoff * 2 ** (attempt - 1), 5_000));
         await context.heartbeat();
       }

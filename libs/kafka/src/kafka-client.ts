@@ -1,4 +1,11 @@
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Producer, type LogEntry } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type Producer,
+  type LogEntry,
+} from 'kafkajs';
 import { BatchConsumer, type BatchConsumerOptions } from './batch-consumer';
 import { TypedProducer } from './typed-producer';
 
@@ -106,7 +113,10 @@ export class KafkaClient {
     try {
       this.admin ??= this.kafka.admin();
       await this.admin.connect();
-      await this.admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions })), waitForLeaders: true });
+      await this.admin.createTopics({
+        topics: names.map((topic) => ({ topic, numPartitions })),
+        waitForLeaders: true,
+      });
     } catch (err) {
       this.logger.warn({ err, topics: names }, 'topic provisioning failed; relying on auto-creation');
     }

@@ -16,7 +16,12 @@ class Reading {
 
 const topicContract = () => {
   const name = uniqueName('it.readings');
-  return defineTopic({ name: `${name}.v1`, deadLetter: `${name}.dlq.v1`, valueClass: Reading, keyOf: (r) => r.id });
+  return defineTopic({
+    name: `${name}.v1`,
+    deadLetter: `${name}.dlq.v1`,
+    valueClass: Reading,
+    keyOf: (r) => r.id,
+  });
 };
 
 /** Reads every message of a topic from the start with a throwaway group. */
@@ -34,7 +39,9 @@ async function readAll(topic: string, expected: number) {
     },
   });
   try {
-    return await eventually(() => (seen.length >= expected ? seen : undefined), { what: `${expected} messages on ${topic}` });
+    return await eventually(() => (seen.length >= expected ? seen : undefined), {
+      what: `${expected} messages on ${topic}`,
+    });
   } finally {
     await consumer.disconnect();
   }
@@ -46,7 +53,7 @@ async function committedOffsets(groupId: string, topic: string): Promise<Map<num
   await admin.connect();
   try {
     const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(entry!.partitions.map((p) => [p.partition, p.offset]));
+    return new Map(entry.partitions.map((p) => [p.partition, p.offset]));
   } finally {
     await admin.disconnect();
   }
@@ -109,7 +116,8 @@ describe(KafkaClient.name, () => {
     await second.start();
     await eventually(() => (redelivered.length ? true : undefined), { what: 'redelivery' });
     await eventually(
-      async () => ([...(await committedOffsets(groupId, topic.name)).values()].some((o) => o === '1') ? true : undefined),
+      async () =>
+        [...(await committedOffsets(groupId, topic.name)).values()].some((o) => o === '1') ? true : undefined,
       { what: 'commit after success' },
     );
     await second.stop();
@@ -134,7 +142,8 @@ describe(KafkaClient.name, () => {
     });
     await consumer.start();
     await eventually(
-      async () => ([...(await committedOffsets(groupId, topic.name)).values()].includes('1') ? true : undefined),
+      async () =>
+        [...(await committedOffsets(groupId, topic.name)).values()].includes('1') ? true : undefined,
       { what: 'commit' },
     );
     await consumer.stop();
@@ -170,7 +179,7 @@ describe(KafkaClient.name, () => {
     expect(reasons[0]).toMatch(/not JSON/);
     expect(reasons[1]).toMatch(/value: .*integer/);
     expect(dead.map((d) => d.headers[DLQ_HEADERS.topic])).toEqual([topic.name, topic.name]);
-    expect(dead[0]!.value).toBe('{not json');
+    expect(dead[0].value).toBe('{not json');
   });
 
   it('reports readiness against the cluster', async () => {

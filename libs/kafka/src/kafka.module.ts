@@ -25,10 +25,20 @@ export class KafkaModule implements OnModuleDestroy {
           provide: KafkaClient,
           inject: [LOGGER, Metrics, HealthRegistry],
           useFactory: (logger: Logger, metrics: Metrics, health: HealthRegistry) => {
-            const batches = metrics.histogram('kafka_batch_seconds', 'Time to process and commit one batch', ['topic']);
-            const messages = metrics.counter('kafka_messages_consumed_total', 'Messages consumed and committed', ['topic']);
-            const dead = metrics.counter('kafka_messages_dead_lettered_total', 'Messages sent to a DLQ', ['topic']);
-            const failures = metrics.counter('kafka_handler_failures_total', 'Batch handler failures', ['topic']);
+            const batches = metrics.histogram('kafka_batch_seconds', 'Time to process and commit one batch', [
+              'topic',
+            ]);
+            const messages = metrics.counter(
+              'kafka_messages_consumed_total',
+              'Messages consumed and committed',
+              ['topic'],
+            );
+            const dead = metrics.counter('kafka_messages_dead_lettered_total', 'Messages sent to a DLQ', [
+              'topic',
+            ]);
+            const failures = metrics.counter('kafka_handler_failures_total', 'Batch handler failures', [
+              'topic',
+            ]);
             const client = new KafkaClient({
               ...options,
               logger: logger.child({ component: 'kafka' }),

@@ -27,7 +27,11 @@ export interface RawMessage {
 export class TypedProducer {
   constructor(private readonly client: KafkaClient) {}
 
-  async send<T extends object>(topic: TopicContract<T>, values: readonly T[], headers?: IHeaders): Promise<void> {
+  async send<T extends object>(
+    topic: TopicContract<T>,
+    values: readonly T[],
+    headers?: IHeaders,
+  ): Promise<void> {
     if (values.length === 0) return;
     values.forEach((value, index) => {
       const result = validateAs(topic.valueClass, value);

@@ -26,10 +26,21 @@ export class Metrics {
     return new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
   }
 
-  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets?: number[]): Histogram<L> {
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets?: number[],
+  ): Histogram<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Histogram<L>;
-    return new Histogram({ name, help, labelNames: [...labelNames], ...(buckets ? { buckets } : {}), registers: [this.registry] });
+    return new Histogram({
+      name,
+      help,
+      labelNames: [...labelNames],
+      ...(buckets ? { buckets } : {}),
+      registers: [this.registry],
+    });
   }
 }
 

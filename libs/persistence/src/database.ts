@@ -1,11 +1,11 @@
 import { Client } from 'pg';
-import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 
 export interface DatabaseOptions {
   /** postgres://user@host:port/database — the service's own database. */
   url: string;
-  entities?: MixedList<Function | string | EntitySchema>;
-  migrations?: MixedList<Function | string>;
+  entities?: DataSourceOptions['entities'];
+  migrations?: DataSourceOptions['migrations'];
   poolSize?: number;
 }
 
@@ -14,7 +14,8 @@ const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** The database named in a Postgres URL, checked to be a plain name. */
 export function databaseName(url: string): string {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  if (!DB_NAME.test(name)) throw new Error(`database name must match ${DB_NAME.source}: ${JSON.stringify(name)}`);
+  if (!DB_NAME.test(name))
+    throw new Error(`database name must match ${DB_NAME.source}: ${JSON.stringify(name)}`);
   return name;
 }
 

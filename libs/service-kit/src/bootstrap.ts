@@ -53,7 +53,11 @@ export async function createServiceApp<C extends ServiceConfig>(
   };
 
   @Module({
-    imports: [configModule, ObservabilityModule.forRoot({ service: definition.name, logger }), definition.module(config)],
+    imports: [
+      configModule,
+      ObservabilityModule.forRoot({ service: definition.name, logger }),
+      definition.module(config),
+    ],
   })
   class ServiceRootModule {}
 
@@ -81,7 +85,11 @@ export async function createServiceApp<C extends ServiceConfig>(
 
   const document = SwaggerModule.createDocument(
     app,
-    new DocumentBuilder().setTitle(`${definition.name} API`).setDescription(definition.description).setVersion('1').build(),
+    new DocumentBuilder()
+      .setTitle(`${definition.name} API`)
+      .setDescription(definition.description)
+      .setVersion('1')
+      .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   return app;

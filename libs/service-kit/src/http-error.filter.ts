@@ -24,7 +24,10 @@ interface BodyParserError {
 }
 
 const isBodyParserError = (err: unknown): err is BodyParserError =>
-  typeof err === 'object' && err !== null && typeof (err as BodyParserError).type === 'string' && 'status' in err;
+  typeof err === 'object' &&
+  err !== null &&
+  typeof (err as BodyParserError).type === 'string' &&
+  'status' in err;
 
 const BODY_ERROR_CODES: Record<string, string> = {
   'entity.parse.failed': 'malformed_json',

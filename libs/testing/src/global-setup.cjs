@@ -15,6 +15,7 @@ module.exports = async function globalSetup(globalConfig, projectConfig) {
   const envFile = path.join(process.env.STACK_DIR ?? path.join(root, '.stack'), 'env');
   for (const line of fs.readFileSync(envFile, 'utf8').split('\n')) {
     const eq = line.indexOf('=');
-    if (eq > 0 && process.env[line.slice(0, eq)] === undefined) process.env[line.slice(0, eq)] = line.slice(eq + 1);
+    if (eq > 0 && process.env[line.slice(0, eq)] === undefined)
+      process.env[line.slice(0, eq)] = line.slice(eq + 1);
   }
 };

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
 /** A variable the stack's global setup exported; fails loudly when the stack is not up. */
-export function stackVar(name: 'KAFKA_BROKERS' | 'KAFKA_CONTROL' | 'CLICKHOUSE_URL' | 'POSTGRES_URL'): string {
+export function stackVar(
+  name: 'KAFKA_BROKERS' | 'KAFKA_CONTROL' | 'CLICKHOUSE_URL' | 'POSTGRES_URL',
+): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the test through its integration/e2e jest project`);
   return value;
@@ -29,7 +31,9 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -33,7 +33,8 @@ export class UsageService {
 
   async usage(query: UsageQuery): Promise<UsageResult> {
     const meter = findMeter(query.meter);
-    if (!meter) throw new AppError('not_found', 'meter_not_found', `no meter ${query.meter}`, { field: 'meter' });
+    if (!meter)
+      throw new AppError('not_found', 'meter_not_found', `no meter ${query.meter}`, { field: 'meter' });
     if (query.toMs <= query.fromMs) {
       throw new AppError('invalid', 'invalid_range', '`to` must be after `from`', { field: 'to' });
     }

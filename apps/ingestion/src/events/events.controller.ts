@@ -22,13 +22,21 @@ export class EventsController {
 }
 
 function asEventList(body: unknown, contentType: string): unknown[] {
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
   const batch = mediaType === CLOUDEVENT_BATCH_MEDIA_TYPE;
   if (batch && !Array.isArray(body)) {
-    throw new AppError('invalid', 'invalid_batch', `a ${CLOUDEVENT_BATCH_MEDIA_TYPE} body must be a JSON array`);
+    throw new AppError(
+      'invalid',
+      'invalid_batch',
+      `a ${CLOUDEVENT_BATCH_MEDIA_TYPE} body must be a JSON array`,
+    );
   }
   if (mediaType === CLOUDEVENT_MEDIA_TYPE && Array.isArray(body)) {
-    throw new AppError('invalid', 'invalid_event', `a ${CLOUDEVENT_MEDIA_TYPE} body must be one JSON object; send arrays as ${CLOUDEVENT_BATCH_MEDIA_TYPE}`);
+    throw new AppError(
+      'invalid',
+      'invalid_event',
+      `a ${CLOUDEVENT_MEDIA_TYPE} body must be one JSON object; send arrays as ${CLOUDEVENT_BATCH_MEDIA_TYPE}`,
+    );
   }
   return Array.isArray(body) ? body : [body];
 }

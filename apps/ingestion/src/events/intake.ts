@@ -28,7 +28,12 @@ export function checkEvents(events: readonly unknown[], receivedAtMs: number): I
     const id = idOf(raw);
     const checked = validateAs(UsageCloudEvent, raw);
     if (!checked.ok) {
-      outcomes.push({ index, id, status: 'rejected', reasons: checked.errors.map((e) => `${e.field}: ${e.reasons.join('; ')}`) });
+      outcomes.push({
+        index,
+        id,
+        status: 'rejected',
+        reasons: checked.errors.map((e) => `${e.field}: ${e.reasons.join('; ')}`),
+      });
       return;
     }
     const event = checked.value;
