@@ -1,0 +1,45 @@
+import { NotFoundException } from '@nestjs/common';
+import { AppError } from '@metering/contracts';
+import { toErrorResponse } from './http-error.filter';
+
+describe(toErrorResponse.name, () => {
+  it('maps an application error by its kind and keeps its code and details', () => {
+    const result = toErrorResponse(new AppError('conflict', 'version_conflict', 'stale', { expected: 3 }));
+    expect(result).toEqual({
+      status: 409,
+      body: { error: { code: 'version_conflict', message: 'stale', details: { expected: 3 } } },
+      internal: false,
+    });
+  });
+
+  it('maps body-parser failures to 400/413 with a stable code', () => {
+    const tooLarge = Object.assign(new Error('request entity too large'), {
+      type: 'entity.too.large',
+      status: 413,
+    });
+    expect(toErrorResponse(tooLarge)).toMatchObject({
+      status: 413,
+      body: { error: { code: 'payload_too_large' } },
+    });
+    const malformed = Object.assign(new Error('bad json'), { type: 'entity.parse.failed', status: 400 });
+    expect(toErrorResponse(malformed)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'malformed_json' } },
+    });
+  });
+
+  it('keeps framework HTTP errors in the same shape', () => {
+    expect(toErrorResponse(new NotFoundException('no route'))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found', message: 'no route' } },
+    });
+  });
+
+  it('hides the message of an unexpected error and flags it internal', () => {
+    expect(toErrorResponse(new Error('password=hunter2'))).toEqual({
+      status: 500,
+      body: { error: { code: 'internal_error', message: 'internal error' } },
+      internal: true,
+    });
+  });
+});
