@@ -21,6 +21,6 @@ export function validateAs<T extends object>(cls: new () => T, input: unknown): 
     return { ok: false, errors: [{ field: '$', reasons: ['must be a JSON object'] }] };
   }
   const value = plainToInstance(cls, input);
-  const errors = validateSync(value, { forbidUnknownValues: true });
+  const errors = validateSync(value, { forbidUnknownValues: true, stopAtFirstError: true });
   return errors.length ? { ok: false, errors: flattenValidationErrors(errors) } : { ok: true, value };
 }

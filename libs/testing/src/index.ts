@@ -1,2 +1,4 @@
 export * from './stack';
 export * from './compose';
+export * from './services';
+export * from './usage-events';

@@ -1,0 +1,61 @@
+import { ClickHouse, sql } from '@metering/clickhouse';
+import {
+  apiCallEvent,
+  eventually,
+  isAlive,
+  postEvents,
+  serviceLog,
+  servicePid,
+  serviceUrl,
+  stackUp,
+  stackVar,
+  uniqueName,
+} from '@metering/testing';
+
+describe('graceful shutdown', () => {
+  it('SIGTERM during consumption loses nothing and writes nothing twice', async () => {
+    const tenant = uniqueName('tenant');
+    let accepted = 0;
+    const send = async (n: number) => {
+      const { status, body } = await postEvents(
+        serviceUrl('ingestion'),
+        Array.from({ length: n }, () => apiCallEvent(tenant)),
+      );
+      expect(status).toBe(202);
+      accepted += (body as { accepted: number }).accepted;
+    };
+
+    await send(200);
+    const pid = servicePid('aggregation');
+    // Stop the sink while batches are arriving: it must finish and commit what it consumed.
+    const sending = Promise.all([send(200), send(200), send(200)]);
+    process.kill(pid, 'SIGTERM');
+    await sending;
+    await eventually(() => (isAlive(pid) ? undefined : true), {
+      timeoutMs: 30_000,
+      what: 'aggregation to exit',
+    });
+    expect(serviceLog('aggregation')).not.toMatch(/shutdown timed out/);
+
+    stackUp();
+    const ch = new ClickHouse({ url: stackVar('CLICKHOUSE_URL'), database: 'metering' });
+    try {
+      const row = await eventually(
+        async () => {
+          const [r] = await ch.query<{ rows: string; ids: string }>(
+            sql`SELECT count() AS rows, uniqExact(event_id) AS ids FROM usage_events WHERE tenant_id = ${tenant}`,
+          );
+          return Number(r!.ids) >= accepted ? r : undefined;
+        },
+        { timeoutMs: 60_000, what: `${accepted} events in ClickHouse` },
+      );
+      expect(Number(row.ids)).toBe(accepted);
+      // Committed before exit: the restarted sink did not insert the last batch a second time.
+      expect(Number(row.rows)).toBe(accepted);
+    } finally {
+      await ch.close();
+    }
+    const res = await fetch(serviceUrl('aggregation', `/v1/usage?meter=api_calls&tenantId=${tenant}`));
+    expect(await res.json()).toMatchObject({ value: accepted, events: accepted });
+  });
+});
