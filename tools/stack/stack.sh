@@ -127,8 +127,11 @@ clickhouse_up() {
   fi
   CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT
   if alive "$PIDS/clickhouse.pid" && ch_ping "$CLICKHOUSE_URL"; then return; fi
+  if ch_ping "$CLICKHOUSE_URL"; then
+    log "using the ClickHouse already serving $CLICKHOUSE_URL"
+    return
+  fi
   command -v clickhouse-server >/dev/null || apt_install clickhouse-server clickhouse-client
-  ch_ping "$CLICKHOUSE_URL" && die "port $CH_HTTP_PORT already serves a ClickHouse this stack did not start; set CLICKHOUSE_URL to use it"
   local dir=$STACK_DIR/clickhouse
   mkdir -p "$dir"/{data,tmp,user_files,format_schemas,logs}
   sed -e "s|@DIR@|$dir|g" -e "s|@HTTP_PORT@|$CH_HTTP_PORT|g" -e "s|@TCP_PORT@|$CH_TCP_PORT|g" \
