@@ -28,8 +28,11 @@ if ((${#need[@]})); then
 fi
 
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` on the committed lockfile installs the locked versions. Not `npm ci`: the
+  # registry mirror serves only this platform's optional binaries (@swc/core-*), so the lockfile
+  # cannot list the others and `npm ci` refuses it as out of sync (docs/decisions.md).
+  log "installing npm dependencies (locked versions)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 make -s -C tools/kafka-mock mock-broker
