@@ -22,7 +22,7 @@ describe('graceful shutdown', () => {
         Array.from({ length: n }, () => apiCallEvent(tenant)),
       );
       expect(status).toBe(202);
-      accepted += (body as { accepted: number }).accepted;
+      accepted += body.accepted;
     };
 
     await send(200);
@@ -45,7 +45,7 @@ describe('graceful shutdown', () => {
           const [r] = await ch.query<{ rows: string; ids: string }>(
             sql`SELECT count() AS rows, uniqExact(event_id) AS ids FROM usage_events WHERE tenant_id = ${tenant}`,
           );
-          return Number(r!.ids) >= accepted ? r : undefined;
+          return Number(r.ids) >= accepted ? r : undefined;
         },
         { timeoutMs: 60_000, what: `${accepted} events in ClickHouse` },
       );

@@ -38,7 +38,7 @@ export function requiredConfigKeys(configClass: new () => object): string[] {
 function hostsIn(value: string): string[] {
   return value.split(',').map((part) => {
     const trimmed = part.trim();
-    return trimmed.includes('://') ? new URL(trimmed).hostname : trimmed.split(':')[0]!;
+    return trimmed.includes('://') ? new URL(trimmed).hostname : trimmed.split(':')[0];
   });
 }
 

@@ -14,14 +14,21 @@ export function apiCallEvent(tenantId: string, patch: Record<string, unknown> = 
   };
 }
 
+export interface IngestBody {
+  accepted: number;
+  duplicates: number;
+  rejected: { index: number; id: string | null; reasons: string[] }[];
+}
+
+/** Posts a batch to ingestion's `POST /v1/events`. */
 export async function postEvents(
   ingestionUrl: string,
   events: unknown[],
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: IngestBody }> {
   const res = await fetch(`${ingestionUrl}/v1/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/cloudevents-batch+json' },
     body: JSON.stringify(events),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as IngestBody };
 }

@@ -23,7 +23,7 @@ function lintPlanted(
     const [result] = JSON.parse(run.stdout) as LintResult[];
     return {
       exitCode: run.status,
-      boundaryErrors: result!.messages
+      boundaryErrors: result.messages
         .filter((m) => m.ruleId === '@nx/enforce-module-boundaries')
         .map((m) => m.message),
     };
