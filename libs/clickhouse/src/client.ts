@@ -40,7 +40,7 @@ export class ClickHouse {
   /** Inserts rows as JSONEachRow; the server parses the values, so no escaping is involved. */
   async insert<T extends Record<string, unknown>>(table: string, rows: readonly T[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: quoteIdentifier(table), values: rows as T[], format: 'JSONEachRow' });
+    await this.client.insert({ table: quoteIdentifier(table), values: rows, format: 'JSONEachRow' });
   }
 
   async ping(): Promise<boolean> {
