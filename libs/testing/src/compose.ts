@@ -79,3 +79,14 @@ export function composeProblems(service: string, configClass: new () => { PORT: 
     problems.push(`${service} healthcheck does not probe /ready on ${port}`);
   return problems;
 }
+
+/**
+ * Config variables of a service that docs/configuration.md does not list in the service's
+ * section or in "Every service".
+ */
+export function undocumentedConfigKeys(service: string, configClass: new () => object): string[] {
+  const doc = readFileSync(path.join(root, 'docs/configuration.md'), 'utf8');
+  const section = (title: string) => doc.split(/^## /m).find((s) => s.startsWith(`${title}\n`)) ?? '';
+  const documented = section('Every service') + section(service);
+  return configKeys(configClass).filter((key) => !documented.includes(`| \`${key}\` |`));
+}
