@@ -15,6 +15,16 @@ import {
 } from 'class-validator';
 import { USAGE_EVENT_LIMITS as L } from './limits';
 
+/** Applies several property decorators as one. */
+const field =
+  (...decorators: PropertyDecorator[]): PropertyDecorator =>
+  (target, key) => {
+    for (const decorate of decorators) decorate(target, key);
+  };
+
+/** A required, non-empty string of at most `max` characters. */
+const RequiredText = (max: number) => field(IsString(), IsNotEmpty(), MaxLength(max));
+
 /** Tenant and account ids: opaque, URL-safe strings. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
@@ -27,19 +37,13 @@ export class UsageCloudEvent {
   @Equals('1.0')
   specversion!: string;
 
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.idMaxLength)
+  @RequiredText(L.idMaxLength)
   id!: string;
 
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.sourceMaxLength)
+  @RequiredText(L.sourceMaxLength)
   source!: string;
 
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.typeMaxLength)
+  @RequiredText(L.typeMaxLength)
   type!: string;
 
   @IsOptional()
@@ -68,9 +72,7 @@ export class UsageCloudEvent {
 
 /** A validated usage event as it travels on `usage.events.v1`, tenant resolved. */
 export class UsageEventRecord {
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.idMaxLength)
+  @RequiredText(L.idMaxLength)
   id!: string;
 
   @IsString()
@@ -83,14 +85,10 @@ export class UsageEventRecord {
   @Matches(ID_PATTERN)
   accountId?: string;
 
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.sourceMaxLength)
+  @RequiredText(L.sourceMaxLength)
   source!: string;
 
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(L.typeMaxLength)
+  @RequiredText(L.typeMaxLength)
   type!: string;
 
   @IsOptional()
