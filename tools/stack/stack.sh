@@ -167,12 +167,22 @@ kafka_up() {
   KAFKA_CONTROL=127.0.0.1:$(sed -n 's/^control=//p' "$state")
 }
 
+admin_key() {
+  # The platform-admin management key the local stack bootstraps (kept across restarts).
+  local f=$STACK_DIR/admin-key
+  [[ -s $f ]] || node -e "const c=require('crypto');process.stdout.write('mk_'+c.randomBytes(9).toString('base64url')+'_'+c.randomBytes(32).toString('base64url'))" >"$f"
+  chmod 600 "$f"
+  cat "$f"
+}
+
 write_env() {
+  ADMIN_KEY=$(admin_key)
   cat >"$ENV_FILE.tmp" <<EOF
 KAFKA_BROKERS=$KAFKA_BROKERS
 KAFKA_CONTROL=${KAFKA_CONTROL:-}
 CLICKHOUSE_URL=$CLICKHOUSE_URL
 POSTGRES_URL=$POSTGRES_URL
+ADMIN_KEY=$ADMIN_KEY
 EOF
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -195,6 +205,7 @@ services_up() {
       source "$ENV_FILE"
       set +a
       export PORT=$port DATABASE_URL="$POSTGRES_URL/$(service_db "$name")" LOG_LEVEL=${LOG_LEVEL:-info}
+      export REGISTRY_BOOTSTRAP_ADMIN_KEY=$ADMIN_KEY
       exec nohup node --enable-source-maps "$ROOT/dist/apps/$name/src/main.js" >>"$LOGS/$name.log" 2>&1
     ) &
     echo $! >"$PIDS/$name.pid"

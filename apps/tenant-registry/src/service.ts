@@ -1,3 +1,4 @@
+import { PROTO_FILES } from '@metering/contracts';
 import type { ServiceDefinition } from '@metering/service-kit';
 import { AppModule } from './app.module';
 import { TenantRegistryConfig } from './config';
@@ -5,7 +6,13 @@ import { TenantRegistryConfig } from './config';
 export const tenantRegistryService: ServiceDefinition<TenantRegistryConfig> = {
   name: 'tenant-registry',
   description:
-    'Accounts, tenants, templates, limits, keys and roles (event-sourced); publishes registry.events.v1.',
+    'Accounts, tenants, templates, limits, keys and roles (event-sourced); publishes registry.events.v1. Authenticate with `Authorization: Bearer <management key>`.',
   configClass: TenantRegistryConfig,
   module: (config) => AppModule.forRoot(config),
+  bodyLimit: () => 4 * 1_048_576,
+  grpc: (config) => ({
+    package: 'metering.registry.v1',
+    protoPath: PROTO_FILES.registry,
+    url: `0.0.0.0:${config.GRPC_PORT}`,
+  }),
 };

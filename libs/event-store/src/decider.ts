@@ -32,7 +32,8 @@ export async function handleCommand<Command, Event extends NewEvent, State>(
 ): Promise<{ state: State; events: StoredEvent[] }> {
   const history = await store.readStream(tx, input.streamId);
   const current = history.reduce(
-    (state, e) => decider.evolve(state, { type: e.type, data: e.data, tenantId: e.tenantId } as Event),
+    (state, e) =>
+      decider.evolve(state, { type: e.type, data: e.data, tenantId: e.tenantId } as unknown as Event),
     decider.initialState,
   );
   const decided = decider.decide(input.command, current);

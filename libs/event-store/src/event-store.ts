@@ -14,7 +14,7 @@ export interface EventContext {
 
 export interface NewEvent {
   type: string;
-  data: Record<string, unknown>;
+  data: object;
   tenantId?: string;
 }
 
@@ -87,6 +87,8 @@ export interface EventStoreOptions {
   source: string;
   /** Topic the outbox publishes to (key: account id). */
   topic: string;
+  /** Keys of event data kept in the store but left out of published events (e.g. secret hashes). */
+  unpublishedFields?: readonly string[];
 }
 
 /**
@@ -193,7 +195,9 @@ export class EventStore {
       actor: event.actor,
       source: this.options.source,
       ...(event.correlationId ? { correlationId: event.correlationId } : {}),
-      data: event.data,
+      data: Object.fromEntries(
+        Object.entries(event.data).filter(([key]) => !this.options.unpublishedFields?.includes(key)),
+      ),
     };
   }
 }

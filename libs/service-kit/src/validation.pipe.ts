@@ -7,6 +7,7 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
+    transformOptions: { enableImplicitConversion: true },
     exceptionFactory: (errors: ValidationError[]) => {
       const details = flattenValidationErrors(errors);
       return new AppError(

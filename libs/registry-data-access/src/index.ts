@@ -1,0 +1,3 @@
+export * from './migrations';
+export * from './projection';
+export * from './registry.store';
