@@ -2,3 +2,4 @@ export * from './stack';
 export * from './compose';
 export * from './services';
 export * from './usage-events';
+export * from './http';

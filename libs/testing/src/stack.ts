@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 /** A variable the stack's global setup exported; fails loudly when the stack is not up. */
 export function stackVar(
-  name: 'KAFKA_BROKERS' | 'KAFKA_CONTROL' | 'CLICKHOUSE_URL' | 'POSTGRES_URL',
+  name: 'KAFKA_BROKERS' | 'KAFKA_CONTROL' | 'CLICKHOUSE_URL' | 'POSTGRES_URL' | 'ADMIN_KEY',
 ): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the test through its integration/e2e jest project`);
