@@ -7,7 +7,7 @@ import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ManagementAuthGuard } from './auth/management-auth.guard';
 import type { TenantRegistryConfig } from './config';
 import { KeyVerifier } from './grpc/key-verifier';
-import { RegistryGrpcController } from './grpc/registry.grpc-controller';
+import { RegistryGrpcServer } from './grpc/registry.grpc-server';
 import { ManagementKeysController } from './management-keys/management-keys.controller';
 import { RegistryService } from './registry/registry.service';
 import { TemplatesController } from './templates/templates.controller';
@@ -36,9 +36,8 @@ export class AppModule {
         TemplatesController,
         ApiKeysController,
         ManagementKeysController,
-        RegistryGrpcController,
       ],
-      providers: [RegistryService, KeyVerifier, ManagementAuthGuard],
+      providers: [RegistryService, KeyVerifier, ManagementAuthGuard, RegistryGrpcServer],
     };
   }
 }

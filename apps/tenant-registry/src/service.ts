@@ -1,4 +1,3 @@
-import { PROTO_FILES } from '@metering/contracts';
 import type { ServiceDefinition } from '@metering/service-kit';
 import { AppModule } from './app.module';
 import { TenantRegistryConfig } from './config';
@@ -10,9 +9,4 @@ export const tenantRegistryService: ServiceDefinition<TenantRegistryConfig> = {
   configClass: TenantRegistryConfig,
   module: (config) => AppModule.forRoot(config),
   bodyLimit: () => 4 * 1_048_576,
-  grpc: (config) => ({
-    package: 'metering.registry.v1',
-    protoPath: PROTO_FILES.registry,
-    url: `0.0.0.0:${config.GRPC_PORT}`,
-  }),
 };

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
@@ -29,8 +28,6 @@ export interface ServiceDefinition<C extends ServiceConfig> {
   bodyLimit?: (config: C) => number;
   /** Extra JSON media types the service accepts besides application/json. */
   jsonMediaTypes?: string[];
-  /** A gRPC server beside HTTP, started once the app's lifecycle hooks have run. */
-  grpc?: (config: C) => { package: string; protoPath: string; url: string };
 }
 
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
@@ -95,16 +92,6 @@ export async function createServiceApp<C extends ServiceConfig>(
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
-  const grpc = definition.grpc?.(config);
-  if (grpc) {
-    app.connectMicroservice<MicroserviceOptions>(
-      {
-        transport: Transport.GRPC,
-        options: { ...grpc, loader: { keepCase: false, longs: Number, defaults: true } },
-      },
-      { inheritAppConfig: true },
-    );
-  }
   return app;
 }
 
@@ -128,8 +115,7 @@ export async function runService<C extends ServiceConfig>(definition: ServiceDef
   try {
     const app = await createServiceApp(definition, config, logger);
     await app.listen(config.PORT, '0.0.0.0');
-    await app.startAllMicroservices();
-    logger.info({ port: config.PORT, grpc: definition.grpc?.(config).url }, 'listening');
+    logger.info({ port: config.PORT }, 'listening');
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     process.exit(1);

@@ -1,3 +1,4 @@
 export * from './bootstrap';
 export * from './http-error.filter';
 export * from './validation.pipe';
+export * from './grpc-server';

@@ -36,7 +36,7 @@ export class RegistryService implements OnApplicationBootstrap, OnModuleDestroy 
     this.store = new RegistryStore(new EventStore(app, options));
     this.ownerStore = new EventStore(owner, options);
     this.relay = new OutboxRelay(owner, (topic, messages) => kafka.producer().sendRaw(topic, messages), {
-      idleMs: 100,
+      idleMs: 1_000,
       onError: (err) => this.logger.error({ err }, 'outbox relay failed; retrying'),
     });
   }
