@@ -61,16 +61,16 @@ describe(RegistryStore.name, () => {
           limits: { maxWidgets: i },
         })),
       );
-      await registry.changeTenant(admin, tenants[0]!.id, { kind: 'set-limits', limits: { maxAgents: 9 } });
-      await registry.changeTenant(admin, tenants[1]!.id, { kind: 'suspend', reason: 'unpaid' });
-      await registry.changeTenant(admin, tenants[2]!.id, {
+      await registry.changeTenant(admin, tenants[0].id, { kind: 'set-limits', limits: { maxAgents: 9 } });
+      await registry.changeTenant(admin, tenants[1].id, { kind: 'suspend', reason: 'unpaid' });
+      await registry.changeTenant(admin, tenants[2].id, {
         kind: 'update',
         changes: { profile: { companyName: 'Acme' } },
       });
-      const key = await registry.issueApiKey(admin, tenants[3]!.id, { scopes: ['ingest'], name: 'k' });
+      const key = await registry.issueApiKey(admin, tenants[3].id, { scopes: ['ingest'], name: 'k' });
       await registry.rotateApiKey(admin, key.id, 60);
-      await registry.issueApiKey(admin, tenants[4]!.id, { scopes: ['read'], name: 'k2' });
-      await registry.changeTenant(admin, tenants[4]!.id, { kind: 'delete', at: new Date().toISOString() });
+      await registry.issueApiKey(admin, tenants[4].id, { scopes: ['read'], name: 'k2' });
+      await registry.changeTenant(admin, tenants[4].id, { kind: 'delete', at: new Date().toISOString() });
       await registry.issueManagementKey(admin, account.id, { role: 'viewer', name: 'v' });
     }
     const snapshot = async () => {
@@ -91,7 +91,7 @@ describe(RegistryStore.name, () => {
     const [tenantA] = await registry.createTenants(admin, a.id, [{ name: 'a' }]);
     await registry.createTenants(admin, b.id, [{ name: 'b' }]);
     const asB: Caller = { ...admin, scope: { accountId: b.id } };
-    await expect(registry.getTenant(asB, tenantA!.id)).rejects.toMatchObject({ code: 'tenant_not_found' });
+    await expect(registry.getTenant(asB, tenantA.id)).rejects.toMatchObject({ code: 'tenant_not_found' });
     expect((await registry.listAccounts(asB, undefined, 100)).items.map((x) => x.id)).toEqual([b.id]);
     for (const table of READ_MODEL_TABLES) {
       expect(await app.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 0 }]);
@@ -105,16 +105,16 @@ describe(RegistryStore.name, () => {
       { name: 'gone', retentionDays: 0 },
     ]);
     const now = new Date();
-    for (const t of [kept!, gone!])
+    for (const t of [kept, gone])
       await registry.changeTenant(admin, t.id, { kind: 'delete', at: now.toISOString() });
     const purged = await registry.purgeDue(
       { scope: 'all-accounts', actor: { type: 'system', id: 'purge' } },
       new Date(now.getTime() + 1000),
     );
-    expect(purged).toContain(gone!.id);
-    expect(purged).not.toContain(kept!.id);
-    const history = await registry.tenantHistory(admin, gone!.id);
+    expect(purged).toContain(gone.id);
+    expect(purged).not.toContain(kept.id);
+    const history = await registry.tenantHistory(admin, gone.id);
     expect(history.map((e) => e.type)).toEqual(['tenant.created', 'tenant.deleted', 'tenant.purged']);
-    expect(history[2]!.actor).toEqual({ type: 'system', id: 'purge' });
+    expect(history[2].actor).toEqual({ type: 'system', id: 'purge' });
   });
 });
