@@ -9,7 +9,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 need=()
 command -v curl >/dev/null || need+=(curl)
-command -v pg_isready >/dev/null || need+=(postgresql-client)
+command -v pg_isready >/dev/null && command -v pg_dump >/dev/null || need+=(postgresql-client)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v make >/dev/null || need+=(make)
 [[ -f /usr/include/librdkafka/rdkafka_mock.h ]] || need+=(librdkafka-dev)

@@ -141,9 +141,22 @@ describe(EventStore.name, () => {
 
     it('lets only one of two writers create the same stream', async () => {
       const account = uniqueName('acc');
-      const stream = uniqueName('counter');
-      const results = await Promise.allSettled([add(account, stream, 1), add(account, stream, 1)]);
+      const stream = uniqueName('raw');
+      const create = () =>
+        store.inScope({ accountId: account }, (tx) =>
+          store.append(tx, {
+            streamId: stream,
+            streamType: 'raw',
+            expectedVersion: 0,
+            events: [{ type: 'counter.added', data: { amount: 1 } }],
+            context: context(account),
+          }),
+        );
+      const results = await Promise.allSettled([create(), create()]);
       expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(
+        ConcurrencyError,
+      );
     });
 
     it('refuses an expected version ahead of the stream (no gaps)', async () => {
