@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY patches ./patches
+RUN npm ci --no-audit --no-fund && npx patch-package
 COPY . .
 RUN node tools/build/build.mjs
 
@@ -10,7 +11,9 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# kafkajs as patched in the build stage (patches/).
+COPY --from=build /app/node_modules/kafkajs ./node_modules/kafkajs
 COPY --from=build /app/dist ./dist
 USER node
 CMD ["node", "--enable-source-maps", "dist/apps/ingestion/src/main.js"]

@@ -34,6 +34,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   log "installing npm dependencies (locked versions)"
   npm install --no-audit --no-fund --loglevel=error
 fi
+# Fixes in dependencies, kept as patches/ (docs/decisions.md); idempotent.
+npx --no-install patch-package >/dev/null
 
 make -s -C tools/kafka-mock mock-broker
 node tools/build/build.mjs

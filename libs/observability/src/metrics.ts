@@ -10,7 +10,8 @@ export class Metrics {
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry });
+    // 100 ms lag sampling instead of 10 ms: a hundred wake-ups a second per idle process cost tail latency.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration',
