@@ -1,19 +1,80 @@
-// Demo scenario through the public APIs: three tenants' producers publish a week of usage to
-// ingestion (with a producer retry that re-sends a day, and one invalid event), then the usage
-// each tenant accrued is read back from ClickHouse through aggregation's GET /v1/usage.
-// Event ids are deterministic, so running the demo again adds nothing.
+// Demo scenario through the public APIs: a vendor account with three tenants is set up in the
+// registry (found again on later runs), each tenant's producer publishes a week of usage to
+// ingestion with its own API key (with a producer retry that re-sends a day, and one invalid
+// event), then the usage each tenant accrued is read back from ClickHouse through aggregation's
+// GET /v1/usage. Event ids are deterministic, so running the demo again adds nothing.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const stackEnv = Object.fromEntries(
+  readFileSync(path.join(root, '.stack/env'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+);
+const ADMIN_KEY = process.env.ADMIN_KEY ?? stackEnv.ADMIN_KEY;
+const REGISTRY = process.env.REGISTRY_URL ?? 'http://127.0.0.1:3001';
 const INGESTION = process.env.INGESTION_URL ?? 'http://127.0.0.1:3002';
 const AGGREGATION = process.env.AGGREGATION_URL ?? 'http://127.0.0.1:3003';
 const DAYS = 7;
 const DAY_MS = 86_400_000;
 
 const tenants = [
-  { id: 'demo-acme-chat', apiCallsPerDay: 120, voiceCallsPerDay: 6 },
-  { id: 'demo-globex-voice', apiCallsPerDay: 40, voiceCallsPerDay: 30 },
-  { id: 'demo-initech-iot', apiCallsPerDay: 300, voiceCallsPerDay: 0 },
+  { name: 'acme-chat', apiCallsPerDay: 120, voiceCallsPerDay: 6 },
+  { name: 'globex-voice', apiCallsPerDay: 40, voiceCallsPerDay: 30 },
+  { name: 'initech-iot', apiCallsPerDay: 300, voiceCallsPerDay: 0 },
 ];
+const ACCOUNT_NAME = 'Demo Vendor';
+
+async function registry(method, pathname, body) {
+  const res = await fetch(`${REGISTRY}${pathname}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`registry ${method} ${pathname}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Finds the demo account and its tenants, creating what is missing; gives each tenant a fresh ingest key. */
+async function setUpTenants() {
+  let account;
+  for (let cursor = ''; !account;) {
+    const page = await registry('GET', `/v1/accounts?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    account = page.items.find((a) => a.name === ACCOUNT_NAME);
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  account ??= await registry('POST', '/v1/accounts', {
+    name: ACCOUNT_NAME,
+    currency: 'USD',
+    timezone: 'Europe/Berlin',
+    billingAnchorDay: 1,
+  });
+  const existing = (await registry('GET', `/v1/accounts/${account.id}/tenants?limit=500`)).items;
+  for (const tenant of tenants) {
+    tenant.id = existing.find((t) => t.name === tenant.name)?.id;
+    tenant.id ??= (
+      await registry('POST', `/v1/accounts/${account.id}/tenants`, {
+        name: tenant.name,
+        limits: { maxAgents: 25 },
+      })
+    ).id;
+    tenant.apiKey = (
+      await registry('POST', `/v1/tenants/${tenant.id}/api-keys`, { scopes: ['ingest'], name: 'demo' })
+    ).secret;
+  }
+  console.log(
+    `\nAccount "${ACCOUNT_NAME}" (${account.id}) with tenants ${tenants.map((t) => `${t.name} (${t.id})`).join(', ')}`,
+  );
+}
 
 const stableId = (...parts) => createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 32);
 
@@ -23,33 +84,34 @@ function eventsFor(tenant, day, periodStart) {
   for (let i = 0; i < tenant.apiCallsPerDay; i++) {
     events.push({
       specversion: '1.0',
-      id: stableId(tenant.id, 'api', day, i),
-      source: `demo://${tenant.id}/gateway`,
+      id: stableId(tenant.name, 'api', day, i),
+      source: `demo://${tenant.name}/gateway`,
       type: 'api.call',
       time: new Date(dayStart + ((i * 7919) % DAY_MS)).toISOString(),
-      tenantid: tenant.id,
       data: { route: '/v1/messages' },
     });
   }
   for (let i = 0; i < tenant.voiceCallsPerDay; i++) {
     events.push({
       specversion: '1.0',
-      id: stableId(tenant.id, 'voice', day, i),
-      source: `demo://${tenant.id}/pbx`,
+      id: stableId(tenant.name, 'voice', day, i),
+      source: `demo://${tenant.name}/pbx`,
       type: 'call.voice.completed',
       subject: `agent-${i % 5}`,
       time: new Date(dayStart + i * 60_000).toISOString(),
-      tenantid: tenant.id,
       data: { minutes: 1 + (i % 4) * 2.5 },
     });
   }
   return events;
 }
 
-async function post(events) {
+async function post(tenant, events) {
   const res = await fetch(`${INGESTION}/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/cloudevents-batch+json' },
+    headers: {
+      'content-type': 'application/cloudevents-batch+json',
+      authorization: `Bearer ${tenant.apiKey}`,
+    },
     body: JSON.stringify(events),
   });
   const body = await res.json();
@@ -83,12 +145,13 @@ async function main() {
   // A fixed week: the seven UTC days before today.
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const periodStart = today - DAYS * DAY_MS;
+  await setUpTenants();
   console.log(`\nPublishing ${DAYS} days of usage for ${tenants.length} tenants to ${INGESTION} …`);
   const totals = { accepted: 0, duplicates: 0, rejected: 0 };
   for (const tenant of tenants) {
     for (let day = 0; day < DAYS; day++) {
       const events = eventsFor(tenant, day, periodStart);
-      const result = await post(events);
+      const result = await post(tenant, events);
       totals.accepted += result.accepted;
       totals.duplicates += result.duplicates;
       totals.rejected += result.rejected.length;
@@ -99,7 +162,7 @@ async function main() {
     ...eventsFor(tenants[0], 3, periodStart).slice(0, 50),
     { specversion: '1.0', id: 'broken', type: 'api.call' },
   ];
-  const retried = await post(retry);
+  const retried = await post(tenants[0], retry);
   console.log(
     `  accepted ${totals.accepted + retried.accepted}, rejected ${totals.rejected + retried.rejected.length}` +
       ` (e.g. ${JSON.stringify(retried.rejected[0]?.reasons.slice(0, 2))}); the re-sent events count once`,
@@ -118,7 +181,8 @@ async function main() {
       await new Promise((r) => setTimeout(r, 500));
     } while (Date.now() < deadline);
     rows.push({
-      tenant: tenant.id,
+      tenant: tenant.name,
+      id: tenant.id,
       api_calls: api.value,
       voice_minutes: voice.value,
       expected_api_calls: want.apiCalls,

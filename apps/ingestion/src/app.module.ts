@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { KafkaModule } from '@metering/kafka';
+import { TenantAuthService } from './auth/tenant-auth.service';
 import type { IngestionConfig } from './config';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
@@ -16,7 +17,7 @@ export class AppModule {
         }),
       ],
       controllers: [EventsController],
-      providers: [EventsService],
+      providers: [EventsService, TenantAuthService],
     };
   }
 }

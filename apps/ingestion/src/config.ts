@@ -1,4 +1,4 @@
-import { IsInt, Max, Min } from 'class-validator';
+import { IsInt, Matches, Max, Min } from 'class-validator';
 import { ServiceConfig } from '@metering/config';
 
 export class IngestionConfig extends ServiceConfig {
@@ -14,4 +14,13 @@ export class IngestionConfig extends ServiceConfig {
   @IsInt()
   @Min(1_024)
   INGEST_MAX_BODY_BYTES: number = 1_048_576;
+
+  /** The registry's gRPC address, for API-key verification. */
+  @Matches(/^[^\s:]+:\d{1,5}$/)
+  REGISTRY_GRPC_URL: string = '127.0.0.1:50051';
+
+  /** How long a key check is reused; suspensions and revocations also drop it at once via registry.events.v1. */
+  @IsInt()
+  @Min(0)
+  KEY_CACHE_TTL_MS: number = 5_000;
 }

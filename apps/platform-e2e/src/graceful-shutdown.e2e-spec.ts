@@ -4,22 +4,25 @@ import {
   eventually,
   isAlive,
   postEvents,
+  provisionTenants,
   serviceLog,
   servicePid,
   serviceUrl,
   stackUp,
   stackVar,
-  uniqueName,
 } from '@metering/testing';
 
 describe('graceful shutdown', () => {
   it('SIGTERM during consumption loses nothing and writes nothing twice', async () => {
-    const tenant = uniqueName('tenant');
+    const {
+      tenants: [{ tenantId: tenant, apiKey }],
+    } = await provisionTenants(1);
     let accepted = 0;
     const send = async (n: number) => {
       const { status, body } = await postEvents(
         serviceUrl('ingestion'),
-        Array.from({ length: n }, () => apiCallEvent(tenant)),
+        Array.from({ length: n }, () => apiCallEvent()),
+        apiKey,
       );
       expect(status).toBe(202);
       accepted += body.accepted;

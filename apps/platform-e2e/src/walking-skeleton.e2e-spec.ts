@@ -3,8 +3,8 @@ import {
   apiCallEvent,
   eventually,
   postEvents,
+  provisionTenants,
   serviceUrl,
-  uniqueName,
 } from '@metering/testing';
 
 async function usageOf(tenantId: string): Promise<{ value: number; events: number }> {
@@ -29,15 +29,17 @@ describe('walking skeleton', () => {
   });
 
   it('counts events posted to ingestion in ClickHouse, through Kafka and the aggregation sink', async () => {
-    const tenant = uniqueName('tenant');
-    const events = Array.from({ length: 25 }, () => apiCallEvent(tenant));
-    const batch = [...events, events[0], apiCallEvent(tenant, { time: 'not-a-time' })];
-    const { status, body } = await postEvents(serviceUrl('ingestion'), batch);
+    const {
+      tenants: [{ tenantId: tenant, apiKey }],
+    } = await provisionTenants(1);
+    const events = Array.from({ length: 25 }, () => apiCallEvent());
+    const batch = [...events, events[0], apiCallEvent({ time: 'not-a-time' })];
+    const { status, body } = await postEvents(serviceUrl('ingestion'), batch, apiKey);
     expect(status).toBe(202);
     expect(body).toMatchObject({ accepted: 25, duplicates: 1, rejected: [{ index: 26 }] });
 
     // Re-sending the whole batch (a producer retry) must not change the count.
-    await postEvents(serviceUrl('ingestion'), events);
+    await postEvents(serviceUrl('ingestion'), events, apiKey);
 
     const usage = await eventually(async () => {
       const u = await usageOf(tenant);

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { api } from './http';
+import { serviceUrl } from './services';
+import { stackVar, uniqueName } from './stack';
 
 /** A CloudEvent for `api.call` (meter api_calls), with overridable fields. */
-export function apiCallEvent(tenantId: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
+export function apiCallEvent(patch: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     specversion: '1.0',
     id: randomUUID(),
     source: 'e2e://producer',
     type: 'api.call',
     time: new Date().toISOString(),
-    tenantid: tenantId,
     data: { route: '/v1/things' },
     ...patch,
   };
@@ -20,15 +22,59 @@ export interface IngestBody {
   rejected: { index: number; id: string | null; reasons: string[] }[];
 }
 
-/** Posts a batch to ingestion's `POST /v1/events`. */
+/** Posts a batch to ingestion's `POST /v1/events` with a tenant API key. */
 export async function postEvents(
   ingestionUrl: string,
   events: unknown[],
+  apiKey: string,
 ): Promise<{ status: number; body: IngestBody }> {
   const res = await fetch(`${ingestionUrl}/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/cloudevents-batch+json' },
+    headers: { 'content-type': 'application/cloudevents-batch+json', authorization: `Bearer ${apiKey}` },
     body: JSON.stringify(events),
   });
   return { status: res.status, body: (await res.json()) as IngestBody };
+}
+
+export interface ProvisionedAccount {
+  accountId: string;
+  ownerKey: string;
+  tenants: { tenantId: string; apiKey: string }[];
+}
+
+/** A new account with `count` tenants, each with an `ingest` API key, through the registry's API. */
+export async function provisionTenants(count: number): Promise<ProvisionedAccount> {
+  const registry = serviceUrl('tenant-registry');
+  const admin = stackVar('ADMIN_KEY');
+  const account = await api<{ id: string }>(registry, 'POST', '/v1/accounts', {
+    key: admin,
+    body: { name: uniqueName('account'), currency: 'USD', timezone: 'UTC', billingAnchorDay: 1 },
+  });
+  const owner = await api<{ secret: string }>(
+    registry,
+    'POST',
+    `/v1/accounts/${account.body.id}/management-keys`,
+    {
+      key: admin,
+      body: { role: 'owner' },
+    },
+  );
+  const created = await api<{ tenants: { id: string }[] }>(
+    registry,
+    'POST',
+    `/v1/accounts/${account.body.id}/tenants/bulk`,
+    {
+      key: owner.body.secret,
+      body: { tenants: Array.from({ length: count }, (_, i) => ({ name: `tenant-${i}` })) },
+    },
+  );
+  const tenants = [];
+  for (const { id } of created.body.tenants) {
+    const key = await api<{ secret: string }>(registry, 'POST', `/v1/tenants/${id}/api-keys`, {
+      key: owner.body.secret,
+      body: { scopes: ['ingest'] },
+    });
+    tenants.push({ tenantId: id, apiKey: key.body.secret });
+  }
+  return { accountId: account.body.id, ownerKey: owner.body.secret, tenants };
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppError } from '@metering/contracts';
+import { TenantAuthService } from '../auth/tenant-auth.service';
 import { EventsService, type IngestResponse } from './events.service';
 
 export const CLOUDEVENT_MEDIA_TYPE = 'application/cloudevents+json';
@@ -9,15 +10,24 @@ export const CLOUDEVENT_BATCH_MEDIA_TYPE = 'application/cloudevents-batch+json';
 @ApiTags('events')
 @Controller('v1/events')
 export class EventsController {
-  constructor(private readonly events: EventsService) {}
+  constructor(
+    private readonly events: EventsService,
+    private readonly auth: TenantAuthService,
+  ) {}
 
   @Post()
   @HttpCode(202)
   @ApiOperation({ summary: 'Publish one usage event or a batch (CloudEvents 1.0, structured mode)' })
   @ApiConsumes(CLOUDEVENT_MEDIA_TYPE, CLOUDEVENT_BATCH_MEDIA_TYPE, 'application/json')
   @ApiAcceptedResponse({ description: 'Per-event outcome: accepted, duplicate or rejected with reasons' })
-  ingest(@Body() body: unknown, @Headers('content-type') contentType = ''): Promise<IngestResponse> {
-    return this.events.ingest(asEventList(body, contentType));
+  @ApiBearerAuth()
+  async ingest(
+    @Body() body: unknown,
+    @Headers('content-type') contentType = '',
+    @Headers('authorization') authorization?: string,
+  ): Promise<IngestResponse> {
+    const tenant = await this.auth.authenticate(authorization);
+    return this.events.ingest(tenant, asEventList(body, contentType));
   }
 }
 

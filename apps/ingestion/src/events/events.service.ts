@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppError, USAGE_EVENTS_TOPIC } from '@metering/contracts';
 import { KafkaClient } from '@metering/kafka';
 import { IngestionConfig } from '../config';
+import type { AuthenticatedTenant } from '../auth/tenant-auth.service';
 import { checkEvents, type EventOutcome } from './intake';
 
 export interface IngestResponse {
@@ -19,7 +20,7 @@ export class EventsService {
   ) {}
 
   /** Validates, publishes with acks = all, and only then reports events as accepted. */
-  async ingest(events: readonly unknown[]): Promise<IngestResponse> {
+  async ingest(tenant: AuthenticatedTenant, events: readonly unknown[]): Promise<IngestResponse> {
     if (events.length > this.config.INGEST_MAX_BATCH) {
       throw new AppError(
         'too_large',
@@ -31,7 +32,7 @@ export class EventsService {
         },
       );
     }
-    const { records, outcomes } = checkEvents(events, Date.now());
+    const { records, outcomes } = checkEvents(events, tenant, Date.now());
     try {
       await this.kafka.producer().send(USAGE_EVENTS_TOPIC, records);
     } catch (err) {

@@ -1,5 +1,7 @@
 import { checkEvents } from './intake';
 
+const tenant = { tenantId: 't-1', accountId: 'a-1' };
+
 const event = (patch: Record<string, unknown> = {}) => ({
   specversion: '1.0',
   id: 'e-1',
@@ -13,7 +15,7 @@ const event = (patch: Record<string, unknown> = {}) => ({
 
 describe(checkEvents.name, () => {
   it('turns a valid event into a record with its tenant and epoch time', () => {
-    const { records, outcomes } = checkEvents([event()], 1_000);
+    const { records, outcomes } = checkEvents([event()], tenant, 1_000);
     expect(outcomes).toEqual([{ index: 0, id: 'e-1', status: 'accepted' }]);
     expect(records).toEqual([
       expect.objectContaining({
@@ -28,6 +30,7 @@ describe(checkEvents.name, () => {
   it('accepts the valid events of a batch and names the invalid ones', () => {
     const { records, outcomes } = checkEvents(
       [event({ id: 'ok' }), event({ id: 'bad', time: 'soon' }), 'junk'],
+      tenant,
       0,
     );
     expect(records.map((r) => r.id)).toEqual(['ok']);
@@ -41,18 +44,23 @@ describe(checkEvents.name, () => {
   });
 
   it('reports a repeated id within one request as a duplicate, counted once', () => {
-    const { records, outcomes } = checkEvents([event(), event()], 0);
+    const { records, outcomes } = checkEvents([event(), event()], tenant, 0);
     expect(records).toHaveLength(1);
     expect(outcomes.map((o) => o.status)).toEqual(['accepted', 'duplicate']);
   });
 
   it('treats the same id from another source as a different event', () => {
-    const { records } = checkEvents([event(), event({ source: 'app://b' })], 0);
+    const { records } = checkEvents([event(), event({ source: 'app://b' })], tenant, 0);
     expect(records).toHaveLength(2);
   });
 
-  it('rejects an event without a tenant', () => {
-    const { outcomes } = checkEvents([event({ tenantid: undefined })], 0);
-    expect(outcomes[0]).toMatchObject({ status: 'rejected', reasons: ['tenantid: required'] });
+  it('takes the tenant from the API key and rejects an event naming another tenant', () => {
+    const { records, outcomes } = checkEvents(
+      [event({ tenantid: undefined }), event({ id: 'e-2', tenantid: 't-2' })],
+      tenant,
+      0,
+    );
+    expect(records).toEqual([expect.objectContaining({ tenantId: 't-1', accountId: 'a-1' })]);
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reasons: [expect.stringMatching(/^tenantid:/)] });
   });
 });

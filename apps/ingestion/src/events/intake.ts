@@ -16,11 +16,16 @@ const idOf = (raw: unknown): string | null =>
     : null;
 
 /**
- * Checks each event of a request on its own: valid ones become records for `usage.events.v1`,
+ * Checks each event of a request on its own, for the tenant the API key belongs to: valid ones
+ * become records for `usage.events.v1`,
  * invalid ones are named with their reasons, and a repeated id within the request is a
  * duplicate. One bad event never sinks the others.
  */
-export function checkEvents(events: readonly unknown[], receivedAtMs: number): IntakeResult {
+export function checkEvents(
+  events: readonly unknown[],
+  tenant: { tenantId: string; accountId: string },
+  receivedAtMs: number,
+): IntakeResult {
   const records: UsageEventRecord[] = [];
   const outcomes: EventOutcome[] = [];
   const seen = new Set<string>();
@@ -37,11 +42,16 @@ export function checkEvents(events: readonly unknown[], receivedAtMs: number): I
       return;
     }
     const event = checked.value;
-    if (!event.tenantid) {
-      outcomes.push({ index, id, status: 'rejected', reasons: ['tenantid: required'] });
+    if (event.tenantid !== undefined && event.tenantid !== tenant.tenantId) {
+      outcomes.push({
+        index,
+        id,
+        status: 'rejected',
+        reasons: ['tenantid: does not match the API key’s tenant'],
+      });
       return;
     }
-    const key = `${event.tenantid}\u0000${event.source}\u0000${event.id}`;
+    const key = `${event.source}\u0000${event.id}`;
     if (seen.has(key)) {
       outcomes.push({ index, id, status: 'duplicate' });
       return;
@@ -50,7 +60,8 @@ export function checkEvents(events: readonly unknown[], receivedAtMs: number): I
     records.push(
       Object.assign(new UsageEventRecord(), {
         id: event.id,
-        tenantId: event.tenantid,
+        tenantId: tenant.tenantId,
+        accountId: tenant.accountId,
         source: event.source,
         type: event.type,
         subject: event.subject,

@@ -1,0 +1,100 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { AppError, REGISTRY_EVENTS_TOPIC, type DomainEventEnvelope } from '@metering/contracts';
+import { KafkaClient, type BatchConsumer } from '@metering/kafka';
+import { HealthRegistry, LOGGER, enrichContext, type Logger } from '@metering/observability';
+import { RegistryClient } from '@metering/registry-client';
+import { IngestionConfig } from '../config';
+
+export interface AuthenticatedTenant {
+  tenantId: string;
+  accountId: string;
+}
+
+const TENANT_STATE_EVENTS = new Set([
+  'tenant.suspended',
+  'tenant.resumed',
+  'tenant.deleted',
+  'tenant.purged',
+]);
+const KEY_EVENTS = new Set(['api_key.revoked', 'api_key.expiry_set']);
+
+/**
+ * Who is sending: the tenant behind an API key with scope `ingest`, checked through the
+ * registry's gRPC with a local cache. Registry events drop cached answers as soon as a tenant
+ * is suspended, resumed or deleted or a key is revoked; the TTL bounds staleness otherwise.
+ */
+@Injectable()
+export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly registry: RegistryClient;
+  private readonly invalidations: BatchConsumer<DomainEventEnvelope>;
+
+  constructor(
+    config: IngestionConfig,
+    kafka: KafkaClient,
+    health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.registry = new RegistryClient({
+      url: config.REGISTRY_GRPC_URL,
+      cacheTtlMs: config.KEY_CACHE_TTL_MS,
+    });
+    health.register({ name: 'registry', check: () => this.registry.check() });
+    // Every instance must see every change, so each has its own group, starting at the end.
+    this.invalidations = kafka.consumer({
+      groupId: `ingestion.key-cache.${hostname()}.${process.pid}`,
+      topic: REGISTRY_EVENTS_TOPIC,
+      fromBeginning: false,
+      handler: (messages) => {
+        for (const { value: event } of messages) {
+          if (TENANT_STATE_EVENTS.has(event.type) && event.tenantId)
+            this.registry.forgetTenant(event.tenantId);
+          if (KEY_EVENTS.has(event.type)) this.registry.forgetKey(event.aggregateId);
+        }
+        return Promise.resolve();
+      },
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.invalidations
+      .start()
+      .catch((err: unknown) => this.logger.error({ err }, 'key-cache invalidation consumer failed'));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.invalidations.stop();
+    this.registry.close();
+  }
+
+  /** The tenant allowed to ingest with this `Authorization` header, or a 401/403 AppError. */
+  async authenticate(authorization: string | undefined): Promise<AuthenticatedTenant> {
+    const [scheme, secret] = (authorization ?? '').split(' ');
+    if (scheme !== 'Bearer' || !secret) {
+      throw new AppError(
+        'unauthenticated',
+        'missing_api_key',
+        'send a tenant API key as `Authorization: Bearer <key>`',
+      );
+    }
+    const check = await this.registry.verifyKey(secret, 'ingest');
+    if (!check.valid) {
+      if (check.reason === 'scope') {
+        throw new AppError('forbidden', 'insufficient_scope', 'the API key lacks the ingest scope');
+      }
+      throw new AppError(
+        'unauthenticated',
+        'invalid_api_key',
+        `the API key is not valid (${check.reason || 'unknown'})`,
+      );
+    }
+    if (check.tenantStatus === 'suspended') {
+      throw new AppError('forbidden', 'tenant_suspended', `tenant ${check.tenantId} is suspended`);
+    }
+    if (check.tenantStatus !== 'active') {
+      throw new AppError('forbidden', 'tenant_deleted', `tenant ${check.tenantId} is deleted`);
+    }
+    enrichContext({ tenantId: check.tenantId, accountId: check.accountId });
+    return { tenantId: check.tenantId, accountId: check.accountId };
+  }
+}

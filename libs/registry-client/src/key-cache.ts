@@ -1,0 +1,45 @@
+/** A TTL cache of key checks, keyed by a digest of the secret, droppable by tenant or key id. */
+export class KeyCache<V extends { tenantId?: string; keyId?: string }> {
+  private readonly entries = new Map<string, { at: number; value: V }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.now() - entry.at >= this.ttlMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V): void {
+    if (this.ttlMs <= 0) return;
+    if (this.entries.size >= this.maxEntries) {
+      // Drop the oldest tenth rather than everything at once.
+      let drop = Math.ceil(this.maxEntries / 10);
+      for (const k of this.entries.keys()) {
+        this.entries.delete(k);
+        if (--drop === 0) break;
+      }
+    }
+    this.entries.set(key, { at: this.now(), value });
+  }
+
+  forgetTenant(tenantId: string): void {
+    for (const [k, v] of this.entries) if (v.value.tenantId === tenantId) this.entries.delete(k);
+  }
+
+  forgetKey(keyId: string): void {
+    for (const [k, v] of this.entries) if (v.value.keyId === keyId) this.entries.delete(k);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
