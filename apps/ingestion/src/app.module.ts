@@ -1,5 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { INGESTION_MIGRATIONS, IdempotencyLedger } from '@metering/ingestion-data-access';
 import { KafkaModule } from '@metering/kafka';
+import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/persistence';
 import { TenantAuthService } from './auth/tenant-auth.service';
 import type { IngestionConfig } from './config';
 import { EventsController } from './events/events.controller';
@@ -11,13 +13,22 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: INGESTION_MIGRATIONS }),
         KafkaModule.forRoot({
           brokers: config.KAFKA_BROKERS,
           clientId: `${config.KAFKA_CLIENT_ID}-ingestion`,
         }),
       ],
       controllers: [EventsController],
-      providers: [EventsService, TenantAuthService],
+      providers: [
+        EventsService,
+        TenantAuthService,
+        {
+          provide: IdempotencyLedger,
+          inject: [OWNER_DATA_SOURCE],
+          useFactory: (db: Database) => new IdempotencyLedger(db),
+        },
+      ],
     };
   }
 }

@@ -1,8 +1,9 @@
 import { IsInt, Matches, Max, Min } from 'class-validator';
-import { ServiceConfig } from '@metering/config';
+import { DatabaseServiceConfig } from '@metering/config';
 
-export class IngestionConfig extends ServiceConfig {
+export class IngestionConfig extends DatabaseServiceConfig {
   override PORT: number = 3002;
+  override DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/metering_ingestion';
 
   /** Most events one batch request may carry. */
   @IsInt()

@@ -27,7 +27,17 @@ export class EventsController {
     @Headers('authorization') authorization?: string,
   ): Promise<IngestResponse> {
     const tenant = await this.auth.authenticate(authorization);
-    return this.events.ingest(tenant, asEventList(body, contentType));
+    const result = await this.events.ingest(tenant, asEventList(body, contentType));
+    // One event sent on its own: a conflict is the answer to the request.
+    if (!Array.isArray(body) && result.conflicts.length) {
+      throw new AppError(
+        'conflict',
+        'event_conflict',
+        'this id was already accepted with a different payload',
+        result.conflicts[0],
+      );
+    }
+    return result;
   }
 }
 

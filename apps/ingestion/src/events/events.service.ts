@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError, USAGE_EVENTS_TOPIC } from '@metering/contracts';
+import { IdempotencyLedger } from '@metering/ingestion-data-access';
 import { KafkaClient } from '@metering/kafka';
 import { IngestionConfig } from '../config';
 import type { AuthenticatedTenant } from '../auth/tenant-auth.service';
@@ -9,6 +10,8 @@ export interface IngestResponse {
   accepted: number;
   duplicates: number;
   rejected: { index: number; id: string | null; reasons: string[] }[];
+  /** Ids already accepted for this tenant and source with a different payload: nothing was overwritten. */
+  conflicts: { index: number; id: string | null; reasons: string[] }[];
   results: EventOutcome[];
 }
 
@@ -17,6 +20,7 @@ export class EventsService {
   constructor(
     private readonly kafka: KafkaClient,
     private readonly config: IngestionConfig,
+    private readonly ledger: IdempotencyLedger,
   ) {}
 
   /** Validates, publishes with acks = all, and only then reports events as accepted. */
@@ -32,24 +36,47 @@ export class EventsService {
         },
       );
     }
-    const { records, outcomes } = checkEvents(events, tenant, Date.now());
+    const { records, keys, outcomes } = checkEvents(events, tenant, Date.now());
+    let published = false;
+    let claims;
     try {
-      await this.kafka.producer().send(USAGE_EVENTS_TOPIC, records);
+      // Claims and publication commit together: an event is reported accepted only once Kafka has it.
+      claims = await this.ledger.claimAndPublish(tenant.tenantId, keys, async (accepted) => {
+        await this.kafka.producer().send(
+          USAGE_EVENTS_TOPIC,
+          accepted.map((i) => records[i]),
+        );
+        published = true;
+      });
     } catch (err) {
       throw new AppError(
         'unavailable',
-        'event_log_unavailable',
+        published ? 'idempotency_store_unavailable' : 'event_log_unavailable',
         'events could not be made durable; retry the request',
-        {
-          cause: (err as Error).message,
-        },
+        { cause: (err as Error).message },
       );
     }
+    claims.forEach((claim, i) => {
+      const { outcome } = keys[i];
+      const { index, id } = outcomes[outcome];
+      if (claim === 'duplicate') outcomes[outcome] = { index, id, status: 'duplicate' };
+      if (claim === 'conflict') {
+        outcomes[outcome] = {
+          index,
+          id,
+          status: 'conflict',
+          reasons: ['id: already accepted with a different payload'],
+        };
+      }
+    });
     return {
       accepted: outcomes.filter((o) => o.status === 'accepted').length,
       duplicates: outcomes.filter((o) => o.status === 'duplicate').length,
       rejected: outcomes.flatMap((o) =>
         o.status === 'rejected' ? [{ index: o.index, id: o.id, reasons: o.reasons }] : [],
+      ),
+      conflicts: outcomes.flatMap((o) =>
+        o.status === 'conflict' ? [{ index: o.index, id: o.id, reasons: o.reasons }] : [],
       ),
       results: outcomes,
     };

@@ -49,6 +49,18 @@ describe(checkEvents.name, () => {
     expect(outcomes.map((o) => o.status)).toEqual(['accepted', 'duplicate']);
   });
 
+  it('reports a repeated id with a different payload within one request as a conflict', () => {
+    const { records, outcomes } = checkEvents([event(), event({ data: { route: '/y' } })], tenant, 0);
+    expect(records).toHaveLength(1);
+    expect(outcomes[1]).toMatchObject({ status: 'conflict' });
+  });
+
+  it('hashes payloads independently of key order', () => {
+    const a = checkEvents([event({ data: { x: 1, y: 2 } })], tenant, 0).keys[0].payloadHash;
+    const b = checkEvents([event({ data: { y: 2, x: 1 } })], tenant, 0).keys[0].payloadHash;
+    expect(a).toBe(b);
+  });
+
   it('treats the same id from another source as a different event', () => {
     const { records } = checkEvents([event(), event({ source: 'app://b' })], tenant, 0);
     expect(records).toHaveLength(2);

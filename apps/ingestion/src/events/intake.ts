@@ -1,13 +1,37 @@
+import { createHash } from 'node:crypto';
 import { UsageCloudEvent, UsageEventRecord, validateAs } from '@metering/contracts';
 
 export type EventOutcome =
   | { index: number; id: string | null; status: 'accepted' }
   | { index: number; id: string | null; status: 'duplicate' }
+  | { index: number; id: string | null; status: 'conflict'; reasons: string[] }
   | { index: number; id: string | null; status: 'rejected'; reasons: string[] };
 
 export interface IntakeResult {
   records: UsageEventRecord[];
+  /** Per record: its idempotency key and payload hash, and which outcome it fills. */
+  keys: { source: string; id: string; payloadHash: string; outcome: number }[];
   outcomes: EventOutcome[];
+}
+
+/** JSON with object keys sorted at every level, so equal payloads hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What "the same payload" means for a repeated id: type, subject, time and data. */
+export function payloadHash(event: UsageCloudEvent): string {
+  const { type, subject, time, data } = event;
+  return createHash('sha256')
+    .update(canonicalJson({ type, subject: subject ?? null, timeMs: Date.parse(time), data }))
+    .digest('base64');
 }
 
 const idOf = (raw: unknown): string | null =>
@@ -27,8 +51,9 @@ export function checkEvents(
   receivedAtMs: number,
 ): IntakeResult {
   const records: UsageEventRecord[] = [];
+  const keys: IntakeResult['keys'] = [];
   const outcomes: EventOutcome[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   events.forEach((raw, index) => {
     const id = idOf(raw);
     const checked = validateAs(UsageCloudEvent, raw);
@@ -52,11 +77,22 @@ export function checkEvents(
       return;
     }
     const key = `${event.source}\u0000${event.id}`;
-    if (seen.has(key)) {
-      outcomes.push({ index, id, status: 'duplicate' });
+    const hash = payloadHash(event);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      outcomes.push(
+        earlier === hash
+          ? { index, id, status: 'duplicate' }
+          : {
+              index,
+              id,
+              status: 'conflict',
+              reasons: ['id: already used in this request for a different payload'],
+            },
+      );
       return;
     }
-    seen.add(key);
+    seen.set(key, hash);
     records.push(
       Object.assign(new UsageEventRecord(), {
         id: event.id,
@@ -70,7 +106,8 @@ export function checkEvents(
         receivedAtMs,
       }),
     );
+    keys.push({ source: event.source, id: event.id, payloadHash: hash, outcome: outcomes.length });
     outcomes.push({ index, id, status: 'accepted' });
   });
-  return { records, outcomes };
+  return { records, keys, outcomes };
 }
