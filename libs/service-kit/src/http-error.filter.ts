@@ -68,6 +68,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   };
 }
 
+const RETRY_AFTER_SECONDS = 1;
+
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
@@ -77,6 +79,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     const { status, body, internal } = toErrorResponse(err);
     if (internal) this.logger.error({ err }, 'request failed');
     if (res.headersSent) return;
+    // Clients (and the producer SDK) back off on these instead of hammering.
+    if (status === 503 || status === 429) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(status).json(body);
   }
 }
