@@ -9,7 +9,8 @@ export function kafkaControl(command: string): Promise<string> {
     socket.setEncoding('utf8');
     socket.once('data', (reply: string) => {
       socket.end();
-      reply.startsWith('ok') ? resolve(reply.trim()) : reject(new Error(`mock broker: ${reply.trim()}`));
+      if (reply.startsWith('ok')) resolve(reply.trim());
+      else reject(new Error(`mock broker: ${reply.trim()}`));
     });
     socket.once('error', reject);
   });
