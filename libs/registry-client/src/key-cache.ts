@@ -1,3 +1,10 @@
+import { createHash } from 'node:crypto';
+
+/** Cache key of a presented secret for a scope: a digest, so the cache holds no secrets. */
+export function keyCheckCacheKey(secret: string, scope: string | undefined): string {
+  return `${scope ?? ''}:${createHash('sha256').update(secret).digest('base64')}`;
+}
+
 /** A TTL cache of key checks, keyed by a digest of the secret, droppable by tenant or key id. */
 export class KeyCache<V extends { tenantId?: string; keyId?: string }> {
   private readonly entries = new Map<string, { at: number; value: V }>();

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { AppError, PROTO_FILES } from '@metering/contracts';
-import { KeyCache } from './key-cache';
+import { KeyCache, keyCheckCacheKey } from './key-cache';
 
 export interface KeyCheck {
   valid: boolean;
@@ -54,7 +53,7 @@ export class RegistryClient {
   }
 
   async verifyKey(secret: string, requiredScope: string): Promise<KeyCheck> {
-    const cacheKey = `${requiredScope}:${createHash('sha256').update(secret).digest('base64')}`;
+    const cacheKey = keyCheckCacheKey(secret, requiredScope);
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
     const answer = await new Promise<KeyCheck>((resolve, reject) =>
