@@ -30,9 +30,7 @@ export interface ServiceDefinition<C extends ServiceConfig> {
   jsonMediaTypes?: string[];
 }
 
-export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
-
-/** Makes the validated config injectable everywhere, by its class or SERVICE_CONFIG. */
+/** Makes the validated config injectable everywhere, by its class. */
 @Module({})
 class ServiceConfigModule {}
 
@@ -46,10 +44,9 @@ export async function createServiceApp<C extends ServiceConfig>(
     module: ServiceConfigModule,
     global: true,
     providers: [
-      { provide: SERVICE_CONFIG, useValue: config },
       { provide: definition.configClass, useValue: config },
     ],
-    exports: [SERVICE_CONFIG, definition.configClass],
+    exports: [definition.configClass],
   };
 
   @Module({
