@@ -205,7 +205,9 @@ services_up() {
       source "$ENV_FILE"
       set +a
       export PORT=$port DATABASE_URL="$POSTGRES_URL/$(service_db "$name")" LOG_LEVEL=${LOG_LEVEL:-info}
-      export REGISTRY_BOOTSTRAP_ADMIN_KEY=$ADMIN_KEY
+      # Only the registry gets the bootstrap credential.
+      if [[ $name == tenant-registry ]]; then export REGISTRY_BOOTSTRAP_ADMIN_KEY=$ADMIN_KEY; fi
+      unset ADMIN_KEY
       exec nohup node --enable-source-maps "$ROOT/dist/apps/$name/src/main.js" >>"$LOGS/$name.log" 2>&1
     ) &
     echo $! >"$PIDS/$name.pid"
