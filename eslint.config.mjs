@@ -9,6 +9,8 @@ const infraPackages = ['kafkajs', 'pg', '@clickhouse/client', 'typeorm', 'stripe
  * Module boundaries. type:* says what kind of project may build on what; scope:* keeps a service's
  * libraries its own. Tests may also use the testing lib and inspect real stores with infra clients.
  */
+const libraryKinds = ['type:contracts', 'type:domain', 'type:data-access', 'type:infra', 'type:util'];
+
 function boundaries({ tests }) {
   const testing = tests ? ['type:testing'] : [];
   const banned = (list) => (tests ? [] : list);
@@ -18,14 +20,7 @@ function boundaries({ tests }) {
     depConstraints: [
       {
         sourceTag: 'type:app',
-        onlyDependOnLibsWithTags: [
-          'type:contracts',
-          'type:domain',
-          'type:data-access',
-          'type:infra',
-          'type:util',
-          ...testing,
-        ],
+        onlyDependOnLibsWithTags: [...libraryKinds, ...testing],
         bannedExternalImports: banned(infraPackages),
       },
       {
@@ -60,14 +55,7 @@ function boundaries({ tests }) {
       },
       {
         sourceTag: 'type:testing',
-        onlyDependOnLibsWithTags: [
-          'type:contracts',
-          'type:domain',
-          'type:data-access',
-          'type:infra',
-          'type:util',
-          'type:testing',
-        ],
+        onlyDependOnLibsWithTags: [...libraryKinds, 'type:testing'],
       },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       ...['tenant-registry', 'ingestion', 'aggregation', 'billing', 'audit'].map((scope) => ({
