@@ -43,9 +43,7 @@ export async function createServiceApp<C extends ServiceConfig>(
   const configModule: DynamicModule = {
     module: ServiceConfigModule,
     global: true,
-    providers: [
-      { provide: definition.configClass, useValue: config },
-    ],
+    providers: [{ provide: definition.configClass, useValue: config }],
     exports: [definition.configClass],
   };
 
