@@ -1,5 +1,9 @@
 import { api, apiCallEvent, eventually, postEvents, provisionTenants, serviceUrl } from '@metering/testing';
 
+// A change normally reaches ingestion within a second (registry.events.v1); without the event it
+// would take at most the two key-check caches' TTLs (registry and ingestion, 5 s each).
+const PROPAGATION_MS = 11_000;
+
 const ingestion = serviceUrl('ingestion');
 const registry = serviceUrl('tenant-registry');
 
@@ -43,7 +47,7 @@ describe('ingestion authentication and tenant state', () => {
         const res = await postEvents(ingestion, [apiCallEvent()], apiKey);
         return res.status === 403 ? res : undefined;
       },
-      { timeoutMs: 6_000, what: 'suspension to reach ingestion' },
+      { timeoutMs: PROPAGATION_MS, what: 'suspension to reach ingestion' },
     );
     expect((refused.body as any).error.code).toBe('tenant_suspended');
 
@@ -51,7 +55,7 @@ describe('ingestion authentication and tenant state', () => {
     await eventually(
       async () => ((await postEvents(ingestion, [apiCallEvent()], apiKey)).status === 202 ? true : undefined),
       {
-        timeoutMs: 6_000,
+        timeoutMs: PROPAGATION_MS,
         what: 'resumption to reach ingestion',
       },
     );
@@ -62,7 +66,7 @@ describe('ingestion authentication and tenant state', () => {
         const res = await postEvents(ingestion, [apiCallEvent()], apiKey);
         return res.status !== 202 ? res : undefined;
       },
-      { timeoutMs: 6_000, what: 'deletion to reach ingestion' },
+      { timeoutMs: PROPAGATION_MS, what: 'deletion to reach ingestion' },
     );
     expect(['invalid_api_key', 'tenant_deleted']).toContain((gone.body as any).error.code);
   });

@@ -7,8 +7,8 @@ import { RegistryService } from '../registry/registry.service';
 
 /**
  * Key verification with a short-lived cache in front of Postgres, for the ingestion hot path.
- * Revoking or rotating through this process drops the entry at once; other instances see the
- * change within KEY_CACHE_TTL_MS.
+ * Revoking or rotating a key, or changing its tenant's state, through this process drops the
+ * entries at once; other instances see the change within KEY_CACHE_TTL_MS.
  */
 @Injectable()
 export class KeyVerifier {
@@ -33,5 +33,10 @@ export class KeyVerifier {
   /** Drops cached answers for a key id (after revoke or rotate). */
   forget(keyId: string): void {
     this.cache.forgetKey(keyId);
+  }
+
+  /** Drops cached answers for a tenant's keys (after suspend, resume, delete or purge). */
+  forgetTenant(tenantId: string): void {
+    this.cache.forgetTenant(tenantId);
   }
 }

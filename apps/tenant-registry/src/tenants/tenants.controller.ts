@@ -5,6 +5,7 @@ import type { Caller, Page, TenantView } from '@metering/registry-data-access';
 import { CAN } from '@metering/registry-domain';
 import { CallerOf } from '../auth/caller.decorator';
 import { Allow, ManagementAuthGuard } from '../auth/management-auth.guard';
+import { KeyVerifier } from '../grpc/key-verifier';
 import { RegistryService } from '../registry/registry.service';
 import {
   BulkCreateTenantsDto,
@@ -22,7 +23,16 @@ import {
 @UseGuards(ManagementAuthGuard)
 @Controller('v1')
 export class TenantsController {
-  constructor(private readonly registry: RegistryService) {}
+  constructor(
+    private readonly registry: RegistryService,
+    private readonly verifier: KeyVerifier,
+  ) {}
+
+  /** State changes that key checks report: drop cached checks of the tenant's keys. */
+  private stateChanged(tenant: TenantView): TenantView {
+    this.verifier.forgetTenant(tenant.id);
+    return this.registry.published(tenant);
+  }
 
   @Post('accounts/:accountId/tenants')
   @Allow(...CAN.operate)
@@ -84,7 +94,7 @@ export class TenantsController {
   @Delete('tenants/:id')
   @Allow(...CAN.administer)
   async remove(@CallerOf() caller: Caller, @Param('id') id: string): Promise<TenantView> {
-    return this.registry.published(
+    return this.stateChanged(
       await this.registry.store.changeTenant(caller, id, { kind: 'delete', at: new Date().toISOString() }),
     );
   }
@@ -96,7 +106,7 @@ export class TenantsController {
     @Param('id') id: string,
     @Body() body: SuspendDto,
   ): Promise<TenantView> {
-    return this.registry.published(
+    return this.stateChanged(
       await this.registry.store.changeTenant(caller, id, { kind: 'suspend', reason: body.reason }),
     );
   }
@@ -104,7 +114,7 @@ export class TenantsController {
   @Post('tenants/:id/resume')
   @Allow(...CAN.operate)
   async resume(@CallerOf() caller: Caller, @Param('id') id: string): Promise<TenantView> {
-    return this.registry.published(await this.registry.store.changeTenant(caller, id, { kind: 'resume' }));
+    return this.stateChanged(await this.registry.store.changeTenant(caller, id, { kind: 'resume' }));
   }
 
   @Put('tenants/:id/limits')
