@@ -16,6 +16,18 @@ export class IngestionConfig extends DatabaseServiceConfig {
   @Min(1_024)
   INGEST_MAX_BODY_BYTES: number = 1_048_576;
 
+  /** Events older than this (by their `time`, at receipt) are rejected. */
+  @IsInt()
+  @Min(0)
+  @Max(3650)
+  INGEST_MAX_LATENESS_DAYS: number = 35;
+
+  /** Events more than this far ahead of the receiving clock are rejected. */
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  INGEST_MAX_FUTURE_SECONDS: number = 300;
+
   /** The registry's gRPC address, for API-key verification. */
   @Matches(/^[^\s:]+:\d{1,5}$/)
   REGISTRY_GRPC_URL: string = '127.0.0.1:50051';

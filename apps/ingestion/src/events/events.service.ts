@@ -36,7 +36,10 @@ export class EventsService {
         },
       );
     }
-    const { records, keys, outcomes } = checkEvents(events, tenant, Date.now());
+    const { records, keys, outcomes } = checkEvents(events, tenant, Date.now(), {
+      maxLatenessMs: this.config.INGEST_MAX_LATENESS_DAYS * 86_400_000,
+      maxFutureMs: this.config.INGEST_MAX_FUTURE_SECONDS * 1000,
+    });
     let published = false;
     let claims;
     try {

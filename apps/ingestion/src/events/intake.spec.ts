@@ -61,6 +61,23 @@ describe(checkEvents.name, () => {
     expect(a).toBe(b);
   });
 
+  it('rejects events outside the lateness window with a clear reason, and accepts its edges', () => {
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    const window = { maxLatenessMs: 35 * 86_400_000, maxFutureMs: 300_000 };
+    const at = (ms: number) => event({ id: `e-${ms}`, time: new Date(ms).toISOString() });
+    const { outcomes } = checkEvents(
+      [at(now - 35 * 86_400_000), at(now - 35 * 86_400_000 - 1000), at(now + 300_000), at(now + 301_000)],
+      tenant,
+      now,
+      window,
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['accepted', 'rejected', 'accepted', 'rejected']);
+    expect(outcomes[1]).toMatchObject({
+      reasons: ['time: older than the lateness window (35 days before receipt)'],
+    });
+    expect(outcomes[3]).toMatchObject({ reasons: ['time: more than 300 s in the future'] });
+  });
+
   it('treats the same id from another source as a different event', () => {
     const { records } = checkEvents([event(), event({ source: 'app://b' })], tenant, 0);
     expect(records).toHaveLength(2);

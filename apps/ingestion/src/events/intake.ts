@@ -45,10 +45,33 @@ const idOf = (raw: unknown): string | null =>
  * invalid ones are named with their reasons, and a repeated id within the request is a
  * duplicate. One bad event never sinks the others.
  */
+export interface LatenessWindow {
+  /** Oldest accepted event time, as a distance before receipt. */
+  maxLatenessMs: number;
+  /** Newest accepted event time, as a distance after receipt (clock skew). */
+  maxFutureMs: number;
+}
+
+/** Why an event's time is outside the window, or undefined when it is inside. */
+export function outsideWindow(
+  timeMs: number,
+  receivedAtMs: number,
+  window: LatenessWindow,
+): string | undefined {
+  if (timeMs < receivedAtMs - window.maxLatenessMs) {
+    return `time: older than the lateness window (${Math.round(window.maxLatenessMs / 86_400_000)} days before receipt)`;
+  }
+  if (timeMs > receivedAtMs + window.maxFutureMs) {
+    return `time: more than ${Math.round(window.maxFutureMs / 1000)} s in the future`;
+  }
+  return undefined;
+}
+
 export function checkEvents(
   events: readonly unknown[],
   tenant: { tenantId: string; accountId: string },
   receivedAtMs: number,
+  window?: LatenessWindow,
 ): IntakeResult {
   const records: UsageEventRecord[] = [];
   const keys: IntakeResult['keys'] = [];
@@ -74,6 +97,11 @@ export function checkEvents(
         status: 'rejected',
         reasons: ['tenantid: does not match the API key’s tenant'],
       });
+      return;
+    }
+    const late = window && outsideWindow(Date.parse(event.time), receivedAtMs, window);
+    if (late) {
+      outcomes.push({ index, id, status: 'rejected', reasons: [late] });
       return;
     }
     const key = `${event.source}\u0000${event.id}`;
