@@ -2,22 +2,15 @@
 //  1. bulk creation of 1,000 tenants from a template (one POST /v1/accounts/:id/tenants/bulk)
 //  2. cached key verification over gRPC (VerifyKey), latency percentiles over N sequential calls
 // Usage: node tools/bench/registry.mjs [--calls 20000]
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readStackEnv, root } from '../stack/stack-env.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
 const { loadSync } = require('@grpc/proto-loader');
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const env = Object.fromEntries(
-  readFileSync(path.join(root, '.stack/env'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
+const env = readStackEnv();
 const REGISTRY = 'http://127.0.0.1:3001';
 const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 20_000;
 

@@ -4,17 +4,9 @@
 // event), then the usage each tenant accrued is read back from ClickHouse through aggregation's
 // GET /v1/usage. Event ids are deterministic, so running the demo again adds nothing.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readStackEnv } from '../stack/stack-env.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const stackEnv = Object.fromEntries(
-  readFileSync(path.join(root, '.stack/env'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
+const stackEnv = readStackEnv();
 const ADMIN_KEY = process.env.ADMIN_KEY ?? stackEnv.ADMIN_KEY;
 const REGISTRY = process.env.REGISTRY_URL ?? 'http://127.0.0.1:3001';
 const INGESTION = process.env.INGESTION_URL ?? 'http://127.0.0.1:3002';

@@ -98,17 +98,38 @@ export interface EventStoreOptions {
  * back together.
  */
 export class EventStore {
+  private readonly appendedIn = new WeakMap<EntityManager, StoredEvent[]>();
+  private readonly committedListeners: ((events: StoredEvent[]) => void)[] = [];
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly options: EventStoreOptions,
   ) {}
 
   /** Runs `work` in one transaction that sees only the rows of `scope` (row-level security). */
-  inScope<T>(scope: AccountScope, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (tx) => {
+  async inScope<T>(scope: AccountScope, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    const appended: StoredEvent[] = [];
+    const result = await this.dataSource.transaction(async (tx) => {
+      this.appendedIn.set(tx, appended);
       await tx.query(SET_ACCOUNT_SQL, scope === 'all-accounts' ? ['', 'on'] : [scope.accountId, 'off']);
       return work(tx);
     });
+    if (appended.length) for (const listener of this.committedListeners) listener(appended);
+    return result;
+  }
+
+  /** Calls `listener` with the events of each transaction of `inScope`, once it has committed. */
+  onCommitted(listener: (events: StoredEvent[]) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  /** A stream's current version (0 when it does not exist), within the transaction's scope. */
+  async currentVersion(tx: EntityManager, streamId: string): Promise<number> {
+    const [row] = await tx.query<{ version: number }[]>(
+      `SELECT version FROM es_streams WHERE stream_id = $1`,
+      [streamId],
+    );
+    return row?.version ?? 0;
   }
 
   async append(tx: EntityManager, input: AppendInput): Promise<StoredEvent[]> {

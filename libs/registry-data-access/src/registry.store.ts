@@ -177,6 +177,11 @@ const tenantDecider = { initialState: initialTenant, decide: decideTenant, evolv
 export class RegistryStore {
   constructor(private readonly store: EventStore) {}
 
+  /** Calls `listener` with each committed write's events (cache invalidation, relay wake-up). */
+  onCommitted(listener: (events: StoredEvent[]) => void): void {
+    this.store.onCommitted(listener);
+  }
+
   private ctx(caller: Caller, accountId: string): EventContext {
     return {
       accountId,
@@ -475,7 +480,7 @@ export class RegistryStore {
       const old = await this.apiKeyIn(tx, keyId);
       if (old.revokedAt) throw new RegistryError(RegistryErrorCode.API_KEY_REVOKED, 'the key is revoked');
       const tenant = await this.tenantIn(tx, old.tenantId);
-      const version = (await this.store.readStream(tx, keyId)).length;
+      const version = await this.store.currentVersion(tx, keyId);
       const expiresAt = new Date(Date.now() + overlapSeconds * 1000).toISOString();
       await this.record(tx, caller, tenant.accountId, keyId, 'api_key', version, [
         { type: 'api_key.expiry_set', tenantId: old.tenantId, data: { keyId, expiresAt, reason: 'rotated' } },
@@ -506,7 +511,7 @@ export class RegistryStore {
           `SELECT account_id FROM api_keys WHERE id = $1`,
           [keyId],
         );
-        const version = (await this.store.readStream(tx, keyId)).length;
+        const version = await this.store.currentVersion(tx, keyId);
         await this.record(tx, caller, row.account_id, keyId, 'api_key', version, [
           {
             type: 'api_key.revoked',
@@ -525,7 +530,7 @@ export class RegistryStore {
       [tenant.id],
     );
     for (const { id } of keys) {
-      const version = (await this.store.readStream(tx, id)).length;
+      const version = await this.store.currentVersion(tx, id);
       await this.record(tx, caller, tenant.accountId, id, 'api_key', version, [
         {
           type: 'api_key.revoked',

@@ -17,7 +17,7 @@ export class AccountsController {
   @Post()
   @Allow(...CAN.platform)
   async create(@CallerOf() caller: Caller, @Body() body: CreateAccountDto): Promise<AccountView> {
-    return this.registry.published(await this.registry.store.createAccount(caller, body));
+    return await this.registry.store.createAccount(caller, body);
   }
 
   @Get()
@@ -39,8 +39,6 @@ export class AccountsController {
     @Param('id') id: string,
     @Body() body: UpdateAccountDto,
   ): Promise<AccountView> {
-    return this.registry.published(
-      await this.registry.store.updateAccount(caller, id, { kind: 'update', changes: body }),
-    );
+    return await this.registry.store.updateAccount(caller, id, { kind: 'update', changes: body });
   }
 }

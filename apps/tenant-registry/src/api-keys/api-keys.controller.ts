@@ -15,7 +15,6 @@ import type { ApiKeyView, Caller } from '@metering/registry-data-access';
 import { API_KEY_SCOPES, CAN, type ApiKeyScope } from '@metering/registry-domain';
 import { CallerOf } from '../auth/caller.decorator';
 import { Allow, ManagementAuthGuard } from '../auth/management-auth.guard';
-import { KeyVerifier } from '../grpc/key-verifier';
 import { RegistryService } from '../registry/registry.service';
 
 export class IssueApiKeyDto {
@@ -46,10 +45,7 @@ export class RotateApiKeyDto {
 @UseGuards(ManagementAuthGuard)
 @Controller('v1')
 export class ApiKeysController {
-  constructor(
-    private readonly registry: RegistryService,
-    private readonly verifier: KeyVerifier,
-  ) {}
+  constructor(private readonly registry: RegistryService) {}
 
   @Post('tenants/:id/api-keys')
   @Allow(...CAN.administer)
@@ -58,12 +54,10 @@ export class ApiKeysController {
     @Param('id') tenantId: string,
     @Body() body: IssueApiKeyDto,
   ): Promise<ApiKeyView & { secret: string }> {
-    return this.registry.published(
-      await this.registry.store.issueApiKey(caller, tenantId, {
-        scopes: body.scopes,
-        name: body.name ?? 'default',
-      }),
-    );
+    return await this.registry.store.issueApiKey(caller, tenantId, {
+      scopes: body.scopes,
+      name: body.name ?? 'default',
+    });
   }
 
   @Get('tenants/:id/api-keys')
@@ -79,16 +73,12 @@ export class ApiKeysController {
     @Param('id') id: string,
     @Body() body: RotateApiKeyDto,
   ): Promise<ApiKeyView & { secret: string }> {
-    const rotated = await this.registry.store.rotateApiKey(caller, id, body.overlapSeconds ?? 86_400);
-    this.verifier.forget(id);
-    return this.registry.published(rotated);
+    return this.registry.store.rotateApiKey(caller, id, body.overlapSeconds ?? 86_400);
   }
 
   @Delete('api-keys/:id')
   @Allow(...CAN.administer)
   async revoke(@CallerOf() caller: Caller, @Param('id') id: string): Promise<ApiKeyView> {
-    const revoked = await this.registry.store.revokeApiKey(caller, id);
-    this.verifier.forget(id);
-    return this.registry.published(revoked);
+    return this.registry.store.revokeApiKey(caller, id);
   }
 }

@@ -7,9 +7,17 @@ import { RegistryService } from '../registry/registry.service';
 
 /**
  * Key verification with a short-lived cache in front of Postgres, for the ingestion hot path.
- * Revoking or rotating a key, or changing its tenant's state, through this process drops the
- * entries at once; other instances see the change within KEY_CACHE_TTL_MS.
+ * A committed change to a key or its tenant's state in this process drops the entries at once;
+ * other instances see the change within KEY_CACHE_TTL_MS.
  */
+const TENANT_STATE_EVENTS = new Set([
+  'tenant.suspended',
+  'tenant.resumed',
+  'tenant.deleted',
+  'tenant.purged',
+]);
+const KEY_EVENTS = new Set(['api_key.revoked', 'api_key.expiry_set']);
+
 @Injectable()
 export class KeyVerifier {
   private readonly cache: KeyCache<KeyVerification>;
@@ -19,6 +27,13 @@ export class KeyVerifier {
     config: TenantRegistryConfig,
   ) {
     this.cache = new KeyCache(config.KEY_CACHE_TTL_MS);
+    // Whatever changes what a key check answers drops the cached checks, whichever path wrote it.
+    registry.store.onCommitted((events) => {
+      for (const e of events) {
+        if (TENANT_STATE_EVENTS.has(e.type) && e.tenantId) this.cache.forgetTenant(e.tenantId);
+        if (KEY_EVENTS.has(e.type)) this.cache.forgetKey(e.streamId);
+      }
+    });
   }
 
   async verify(secret: string, scope: ApiKeyScope | undefined): Promise<KeyVerification> {
@@ -28,15 +43,5 @@ export class KeyVerifier {
     const result = await this.registry.store.verifyApiKey(secret, scope);
     this.cache.set(cacheKey, result);
     return result;
-  }
-
-  /** Drops cached answers for a key id (after revoke or rotate). */
-  forget(keyId: string): void {
-    this.cache.forgetKey(keyId);
-  }
-
-  /** Drops cached answers for a tenant's keys (after suspend, resume, delete or purge). */
-  forgetTenant(tenantId: string): void {
-    this.cache.forgetTenant(tenantId);
   }
 }

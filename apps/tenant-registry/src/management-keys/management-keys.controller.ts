@@ -46,12 +46,10 @@ export class ManagementKeysController {
         { field: 'role' },
       );
     }
-    return this.registry.published(
-      await this.registry.store.issueManagementKey(caller, accountId, {
-        role: body.role,
-        name: body.name ?? body.role,
-      }),
-    );
+    return await this.registry.store.issueManagementKey(caller, accountId, {
+      role: body.role,
+      name: body.name ?? body.role,
+    });
   }
 
   @Get()

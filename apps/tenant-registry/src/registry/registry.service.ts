@@ -39,6 +39,8 @@ export class RegistryService implements OnApplicationBootstrap, OnModuleDestroy 
       idleMs: 1_000,
       onError: (err) => this.logger.error({ err }, 'outbox relay failed; retrying'),
     });
+    // Every committed write wakes the relay, so its events leave at once.
+    this.store.onCommitted(() => this.relay.notify());
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -52,12 +54,6 @@ export class RegistryService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.relay.stop();
   }
 
-  /** Wakes the outbox relay after a write so events leave at once. */
-  published<T>(result: T): T {
-    this.relay.notify();
-    return result;
-  }
-
   rebuildReadModels(): Promise<number> {
     return rebuildProjection(this.ownerStore, registryProjection);
   }
@@ -66,7 +62,7 @@ export class RegistryService implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       const purged = await this.store.purgeDue(SYSTEM, now);
       if (purged.length) this.logger.info({ purged }, 'purged tenants past retention');
-      return this.published(purged);
+      return purged;
     } catch (err) {
       this.logger.error({ err }, 'tenant purge failed');
       return [];

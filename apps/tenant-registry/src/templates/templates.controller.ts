@@ -51,9 +51,10 @@ export class TemplatesController {
   ): Promise<TemplateSpec & { id: string }> {
     checkFeatures(body.features);
     const { accountId, ...spec } = body;
-    return this.registry.published(
-      await this.registry.store.createTemplate(caller, accountId, { ...spec, features: spec.features ?? {} }),
-    );
+    return await this.registry.store.createTemplate(caller, accountId, {
+      ...spec,
+      features: spec.features ?? {},
+    });
   }
 
   @Get()

@@ -5,7 +5,6 @@ import type { Caller, Page, TenantView } from '@metering/registry-data-access';
 import { CAN } from '@metering/registry-domain';
 import { CallerOf } from '../auth/caller.decorator';
 import { Allow, ManagementAuthGuard } from '../auth/management-auth.guard';
-import { KeyVerifier } from '../grpc/key-verifier';
 import { RegistryService } from '../registry/registry.service';
 import {
   BulkCreateTenantsDto,
@@ -23,16 +22,7 @@ import {
 @UseGuards(ManagementAuthGuard)
 @Controller('v1')
 export class TenantsController {
-  constructor(
-    private readonly registry: RegistryService,
-    private readonly verifier: KeyVerifier,
-  ) {}
-
-  /** State changes that key checks report: drop cached checks of the tenant's keys. */
-  private stateChanged(tenant: TenantView): TenantView {
-    this.verifier.forgetTenant(tenant.id);
-    return this.registry.published(tenant);
-  }
+  constructor(private readonly registry: RegistryService) {}
 
   @Post('accounts/:accountId/tenants')
   @Allow(...CAN.operate)
@@ -43,7 +33,7 @@ export class TenantsController {
   ): Promise<TenantView> {
     checkFeatures(body.features);
     const [tenant] = await this.registry.store.createTenants(caller, accountId, [body]);
-    return this.registry.published(tenant);
+    return tenant;
   }
 
   @Post('accounts/:accountId/tenants/bulk')
@@ -56,7 +46,7 @@ export class TenantsController {
     body.tenants.forEach((t) => checkFeatures(t.features));
     const inputs = body.tenants.map((t) => ({ ...t, templateId: t.templateId ?? body.templateId }));
     const tenants = await this.registry.store.createTenants(caller, accountId, inputs);
-    return this.registry.published({ created: tenants.length, tenants });
+    return { created: tenants.length, tenants };
   }
 
   @Get('accounts/:accountId/tenants')
@@ -86,17 +76,16 @@ export class TenantsController {
     @Param('id') id: string,
     @Body() body: UpdateTenantDto,
   ): Promise<TenantView> {
-    return this.registry.published(
-      await this.registry.store.changeTenant(caller, id, { kind: 'update', changes: body }),
-    );
+    return await this.registry.store.changeTenant(caller, id, { kind: 'update', changes: body });
   }
 
   @Delete('tenants/:id')
   @Allow(...CAN.administer)
   async remove(@CallerOf() caller: Caller, @Param('id') id: string): Promise<TenantView> {
-    return this.stateChanged(
-      await this.registry.store.changeTenant(caller, id, { kind: 'delete', at: new Date().toISOString() }),
-    );
+    return await this.registry.store.changeTenant(caller, id, {
+      kind: 'delete',
+      at: new Date().toISOString(),
+    });
   }
 
   @Post('tenants/:id/suspend')
@@ -106,15 +95,13 @@ export class TenantsController {
     @Param('id') id: string,
     @Body() body: SuspendDto,
   ): Promise<TenantView> {
-    return this.stateChanged(
-      await this.registry.store.changeTenant(caller, id, { kind: 'suspend', reason: body.reason }),
-    );
+    return await this.registry.store.changeTenant(caller, id, { kind: 'suspend', reason: body.reason });
   }
 
   @Post('tenants/:id/resume')
   @Allow(...CAN.operate)
   async resume(@CallerOf() caller: Caller, @Param('id') id: string): Promise<TenantView> {
-    return this.stateChanged(await this.registry.store.changeTenant(caller, id, { kind: 'resume' }));
+    return await this.registry.store.changeTenant(caller, id, { kind: 'resume' });
   }
 
   @Put('tenants/:id/limits')
@@ -124,9 +111,7 @@ export class TenantsController {
     @Param('id') id: string,
     @Body() body: LimitsDto,
   ): Promise<TenantView> {
-    return this.registry.published(
-      await this.registry.store.changeTenant(caller, id, { kind: 'set-limits', limits: body.limits }),
-    );
+    return await this.registry.store.changeTenant(caller, id, { kind: 'set-limits', limits: body.limits });
   }
 
   @Put('tenants/:id/features')
@@ -137,9 +122,10 @@ export class TenantsController {
     @Body() body: FeaturesDto,
   ): Promise<TenantView> {
     checkFeatures(body.features);
-    return this.registry.published(
-      await this.registry.store.changeTenant(caller, id, { kind: 'set-features', features: body.features }),
-    );
+    return await this.registry.store.changeTenant(caller, id, {
+      kind: 'set-features',
+      features: body.features,
+    });
   }
 
   @Get('tenants/:id/history')
