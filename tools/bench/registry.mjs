@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { readStackEnv, root } from '../stack/stack-env.mjs';
+import { percentile, post as postTo } from './bench-kit.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
@@ -12,21 +13,8 @@ const { loadSync } = require('@grpc/proto-loader');
 
 const env = readStackEnv();
 const REGISTRY = 'http://127.0.0.1:3001';
+const post = (pathname, body) => postTo(`${REGISTRY}${pathname}`, body, env.ADMIN_KEY);
 const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 20_000;
-
-async function post(pathname, body) {
-  const res = await fetch(`${REGISTRY}${pathname}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.ADMIN_KEY}` },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-const percentile = (sorted, p) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 async function main() {
   const account = await post('/v1/accounts', {

@@ -3,6 +3,9 @@ import { ClickHouseModule } from '@metering/clickhouse';
 import { KafkaModule } from '@metering/kafka';
 import { CLICKHOUSE_MIGRATIONS_DIR } from './clickhouse/usage-events.table';
 import type { AggregationConfig } from './config';
+import { UsageGrpcServer } from './grpc/usage.grpc-server';
+import { MeterCatalogService } from './meters/meter-catalog.service';
+import { MetersController } from './meters/meters.controller';
 import { UsageSinkConsumer } from './sink/usage-sink.consumer';
 import { UsageController } from './usage/usage.controller';
 import { UsageService } from './usage/usage.service';
@@ -25,8 +28,8 @@ export class AppModule {
           migrationsDir: CLICKHOUSE_MIGRATIONS_DIR,
         }),
       ],
-      controllers: [UsageController],
-      providers: [UsageSinkConsumer, UsageService],
+      controllers: [MetersController, UsageController],
+      providers: [MeterCatalogService, UsageGrpcServer, UsageSinkConsumer, UsageService],
     };
   }
 }

@@ -1,8 +1,14 @@
-import { IsString, IsUrl, Matches } from 'class-validator';
+import { IsInt, IsString, IsUrl, Matches, Max, Min } from 'class-validator';
 import { Secret, ServiceConfig } from '@metering/config';
 
 export class AggregationConfig extends ServiceConfig {
   override PORT: number = 3003;
+
+  /** gRPC (meter catalog for ingestion, period usage for billing) listens here. */
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  GRPC_PORT: number = 50053;
 
   @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   CLICKHOUSE_URL: string = 'http://127.0.0.1:8123';

@@ -5,7 +5,9 @@ import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/p
 import { TenantAuthService } from './auth/tenant-auth.service';
 import type { IngestionConfig } from './config';
 import { EventsController } from './events/events.controller';
+import { DirectIntakeConsumer } from './direct/direct-intake.consumer';
 import { EventsService } from './events/events.service';
+import { IngestionGrpcServer } from './grpc/ingestion.grpc-server';
 
 @Module({})
 export class AppModule {
@@ -23,6 +25,8 @@ export class AppModule {
       providers: [
         EventsService,
         TenantAuthService,
+        IngestionGrpcServer,
+        DirectIntakeConsumer,
         {
           provide: IdempotencyLedger,
           inject: [OWNER_DATA_SOURCE],

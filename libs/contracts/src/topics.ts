@@ -1,5 +1,6 @@
 import { DomainEventEnvelope } from './domain-event';
-import { UsageEventRecord, UsageCloudEvent } from './usage-event';
+import { UsageCloudEvent, UsageEventBatch, checkUsageCloudEvent, checkUsageEventBatch } from './usage-event';
+import { validateAs, type Validated } from './validation';
 
 /**
  * A Kafka topic's contract: its versioned name, the dead-letter topic for messages that fail
@@ -10,18 +11,28 @@ export interface TopicContract<T extends object> {
   readonly deadLetter: string;
   readonly valueClass: new () => T;
   readonly keyOf: (value: T) => string;
+  /** Checks an untrusted value against the contract; never throws for bad input. */
+  readonly check: (value: unknown) => Validated<T>;
 }
 
-export function defineTopic<T extends object>(contract: TopicContract<T>): TopicContract<T> {
-  return Object.freeze({ ...contract });
+/** A topic contract; `check` defaults to validating against `valueClass` with class-validator. */
+export function defineTopic<T extends object>(
+  contract: Omit<TopicContract<T>, 'check'> & Partial<Pick<TopicContract<T>, 'check'>>,
+): TopicContract<T> {
+  const check = contract.check ?? ((value: unknown) => validateAs(contract.valueClass, value));
+  return Object.freeze({ ...contract, check });
 }
 
-/** Validated usage events, keyed by tenant so one tenant's events stay ordered in one partition. */
+/**
+ * Validated usage events, packed per tenant and request, keyed by tenant so one tenant's events
+ * stay ordered in one partition.
+ */
 export const USAGE_EVENTS_TOPIC = defineTopic({
   name: 'usage.events.v1',
   deadLetter: 'usage.events.dlq.v1',
-  valueClass: UsageEventRecord,
-  keyOf: (event) => event.tenantId,
+  valueClass: UsageEventBatch,
+  keyOf: (batch) => batch.tenantId,
+  check: checkUsageEventBatch,
 });
 
 /** Raw CloudEvents from direct Kafka producers, validated by ingestion and republished. */
@@ -30,6 +41,7 @@ export const USAGE_INGEST_TOPIC = defineTopic({
   deadLetter: 'usage.events.dlq.v1',
   valueClass: UsageCloudEvent,
   keyOf: (event) => event.tenantid ?? event.id,
+  check: checkUsageCloudEvent,
 });
 
 const domainTopic = (service: string) =>

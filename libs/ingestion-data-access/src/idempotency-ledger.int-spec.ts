@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { createDataSource, databaseName, openDatabase } from '@metering/persistence';
 import { stackVar, uniqueName } from '@metering/testing';
@@ -21,7 +22,11 @@ describe(IdempotencyLedger.name, () => {
     await server.destroy();
   });
 
-  const key = (id: string, payloadHash = 'h1'): EventKey => ({ source: 's', id, payloadHash });
+  const key = (id: string, payload = 'h1'): EventKey => ({
+    source: 's',
+    id,
+    payloadHash: createHash('sha256').update(payload).digest(),
+  });
 
   it('accepts new ids, reports repeats as duplicates and different payloads as conflicts', async () => {
     const tenant = uniqueName('t');

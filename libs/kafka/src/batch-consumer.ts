@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { validateAs, type TopicContract } from '@metering/contracts';
+import type { TopicContract } from '@metering/contracts';
 import type { KafkaClient } from './kafka-client';
 import type { RawMessage } from './typed-producer';
 
@@ -23,7 +23,15 @@ export interface BatchContext {
  * Writes a batch durably. Throwing leaves the batch uncommitted: it is retried here and, if it
  * keeps failing, delivered again after the consumer restarts. Handlers must be idempotent.
  */
-export type BatchHandler<T> = (messages: ConsumedMessage<T>[], context: BatchContext) => Promise<void>;
+export type BatchHandler<T> = (
+  messages: ConsumedMessage<T>[],
+  context: BatchContext,
+) => Promise<void | BatchVerdict<T>>;
+
+/** Messages the handler refused on their merits (not a failure to write): dead-lettered with the reason. */
+export interface BatchVerdict<T> {
+  deadLetter: { message: ConsumedMessage<T>; reason: string }[];
+}
 
 export interface BatchConsumerOptions<T extends object> {
   groupId: string;
@@ -36,6 +44,8 @@ export interface BatchConsumerOptions<T extends object> {
   retryBackoffMs?: number;
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
+  /** A fetch waits (up to maxWaitTimeMs) until this much data is there: fewer, larger batches. */
+  minBytes?: number;
   /** Longest a fetch waits for data; also bounds how long stop() waits for an idle fetch. */
   maxWaitTimeMs?: number;
 }
@@ -90,6 +100,7 @@ export class BatchConsumer<T extends object> {
       heartbeatInterval: 3_000,
       maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1_000,
+      minBytes: this.options.minBytes ?? 1,
       allowAutoTopicCreation: true,
       retry: { retries: 5, initialRetryTime: 300 },
     });
@@ -139,7 +150,7 @@ export class BatchConsumer<T extends object> {
     } catch (err) {
       return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
     }
-    const result = validateAs(this.options.topic.valueClass, json);
+    const result = this.options.topic.check(json);
     if (!result.ok) {
       return {
         ok: false,
@@ -173,27 +184,43 @@ export class BatchConsumer<T extends object> {
       const parsed = this.parse(message, topic, partition);
       if (parsed.ok) valid.push(parsed.message);
       else
-        dead.push({
-          key: message.key,
-          value: message.value,
-          headers: {
-            ...message.headers,
-            [DLQ_HEADERS.reason]: parsed.reason,
-            [DLQ_HEADERS.topic]: topic,
-            [DLQ_HEADERS.partition]: String(partition),
-            [DLQ_HEADERS.offset]: message.offset,
-            [DLQ_HEADERS.group]: this.options.groupId,
-          },
-        });
+        dead.push(
+          this.deadLetterOf(
+            message.key,
+            message.value,
+            headersOf(message.headers),
+            parsed.reason,
+            topic,
+            partition,
+            message.offset,
+          ),
+        );
     }
 
+    if (valid.length) {
+      const verdict = await this.handleWithRetry(
+        valid,
+        { topic, partition, heartbeat: () => payload.heartbeat() },
+        payload,
+      );
+      for (const { message, reason } of verdict?.deadLetter ?? []) {
+        dead.push(
+          this.deadLetterOf(
+            message.key,
+            JSON.stringify(message.value),
+            message.headers,
+            reason,
+            topic,
+            partition,
+            message.offset,
+          ),
+        );
+      }
+    }
     if (dead.length) {
       await this.client.producer().sendRaw(this.options.topic.deadLetter, dead);
       this.client.instrumentation.deadLettered?.(topic, dead.length);
       this.client.logger.warn({ topic, partition, count: dead.length }, 'dead-lettered invalid messages');
-    }
-    if (valid.length) {
-      await this.handleWithRetry(valid, { topic, partition, heartbeat: () => payload.heartbeat() }, payload);
     }
 
     const last = batch.lastOffset();
@@ -209,17 +236,39 @@ export class BatchConsumer<T extends object> {
     );
   }
 
+  private deadLetterOf(
+    key: Buffer | string | null,
+    value: Buffer | string | null,
+    headers: Record<string, string>,
+    reason: string,
+    topic: string,
+    partition: number,
+    offset: string,
+  ): RawMessage {
+    return {
+      key,
+      value,
+      headers: {
+        ...headers,
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.topic]: topic,
+        [DLQ_HEADERS.partition]: String(partition),
+        [DLQ_HEADERS.offset]: offset,
+        [DLQ_HEADERS.group]: this.options.groupId,
+      },
+    };
+  }
+
   private async handleWithRetry(
     messages: ConsumedMessage<T>[],
     context: BatchContext,
     payload: EachBatchPayload,
-  ): Promise<void> {
+  ): Promise<void | BatchVerdict<T>> {
     const maxAttempts = this.options.maxAttempts ?? 8;
     const backoff = this.options.retryBackoffMs ?? 250;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.handler(messages, context);
-        return;
+        return await this.options.handler(messages, context);
       } catch (err) {
         this.client.instrumentation.handlerFailed?.(context.topic);
         this.client.logger.error(

@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs';
-import { validateAs, type FieldError, type TopicContract } from '@metering/contracts';
+import type { FieldError, TopicContract } from '@metering/contracts';
 import type { KafkaClient } from './kafka-client';
 
 /** A value that does not satisfy its topic's contract; nothing of the send was published. */
@@ -34,7 +34,7 @@ export class TypedProducer {
   ): Promise<void> {
     if (values.length === 0) return;
     values.forEach((value, index) => {
-      const result = validateAs(topic.valueClass, value);
+      const result = topic.check(value);
       if (!result.ok) throw new ContractViolationError(topic.name, index, result.errors);
     });
     await this.sendRaw(

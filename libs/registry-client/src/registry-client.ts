@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { AppError, PROTO_FILES } from '@metering/contracts';
+import { GrpcClient } from '@metering/service-kit';
 import { KeyCache, keyCheckCacheKey } from './key-cache';
 
 export interface KeyCheck {
@@ -13,6 +13,13 @@ export interface KeyCheck {
   reason: string;
 }
 
+/** A tenant as other services need it: who owns it and whether it may send usage. */
+export interface TenantInfo {
+  id: string;
+  accountId: string;
+  status: string;
+}
+
 export interface RegistryClientOptions {
   /** host:port of the registry's gRPC server. */
   url: string;
@@ -21,34 +28,22 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
 }
 
-type Unary<Req, Res> = (
-  request: Req,
-  options: grpc.CallOptions,
-  callback: (err: grpc.ServiceError | null, res: Res) => void,
-) => void;
-
-interface TenantRegistryStub extends grpc.Client {
-  VerifyKey: Unary<{ key: string; requiredScope: string }, KeyCheck>;
-}
+const unavailable = (err: grpc.ServiceError) =>
+  new AppError('unavailable', 'registry_unavailable', 'the registry cannot be reached right now; retry', {
+    cause: err.details,
+  });
 
 /**
  * The registry's gRPC API for other services, with a local cache of key checks. Entries can be
  * dropped early (from `registry.events.v1`); otherwise they live `cacheTtlMs`.
  */
 export class RegistryClient {
-  private readonly stub: TenantRegistryStub;
+  private readonly grpc: GrpcClient;
   private readonly cache: KeyCache<KeyCheck>;
+  private readonly tenants = new Map<string, { tenant: TenantInfo | null; expiresAt: number }>();
 
   constructor(private readonly options: RegistryClientOptions) {
-    const definition = loadSync(PROTO_FILES.registry, { keepCase: false, longs: Number, defaults: true });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-      metering: {
-        registry: {
-          v1: { TenantRegistry: new (url: string, creds: grpc.ChannelCredentials) => TenantRegistryStub };
-        };
-      };
-    };
-    this.stub = new pkg.metering.registry.v1.TenantRegistry(options.url, grpc.credentials.createInsecure());
+    this.grpc = new GrpcClient(PROTO_FILES.registry, 'metering.registry.v1.TenantRegistry', options.url);
     this.cache = new KeyCache(options.cacheTtlMs);
   }
 
@@ -56,28 +51,35 @@ export class RegistryClient {
     const cacheKey = keyCheckCacheKey(secret, requiredScope);
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
-    const answer = await new Promise<KeyCheck>((resolve, reject) =>
-      this.stub.VerifyKey(
-        { key: secret, requiredScope },
-        { deadline: Date.now() + (this.options.timeoutMs ?? 2_000) },
-        (err, res) => (err ? reject(err) : resolve(res)),
-      ),
-    ).catch((err: grpc.ServiceError) => {
-      throw new AppError(
-        'unavailable',
-        'registry_unavailable',
-        'API keys cannot be verified right now; retry',
-        {
-          cause: err.details,
-        },
-      );
-    });
+    const answer = await this.grpc
+      .unary<KeyCheck>('VerifyKey', { key: secret, requiredScope }, this.options.timeoutMs ?? 2_000)
+      .catch((err: grpc.ServiceError) => {
+        throw unavailable(err);
+      });
     this.cache.set(cacheKey, answer);
     return answer;
   }
 
+  /** A tenant by id (null when the registry does not know it), cached like key checks. */
+  async getTenant(tenantId: string): Promise<TenantInfo | null> {
+    const cached = this.tenants.get(tenantId);
+    if (cached && cached.expiresAt > Date.now()) return cached.tenant;
+    const tenant = await this.grpc
+      .unary<TenantInfo>('GetTenant', { tenantId }, this.options.timeoutMs ?? 2_000)
+      .catch((err: grpc.ServiceError) => {
+        if (err.code === grpc.status.NOT_FOUND) return null;
+        throw unavailable(err);
+      });
+    this.tenants.set(tenantId, {
+      tenant: tenant && { id: tenant.id, accountId: tenant.accountId, status: tenant.status },
+      expiresAt: Date.now() + this.options.cacheTtlMs,
+    });
+    return tenant;
+  }
+
   forgetTenant(tenantId: string): void {
     this.cache.forgetTenant(tenantId);
+    this.tenants.delete(tenantId);
   }
 
   forgetKey(keyId: string): void {
@@ -86,12 +88,10 @@ export class RegistryClient {
 
   /** Readiness: the channel to the registry connects. */
   check(): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.stub.waitForReady(Date.now() + 2_000, (err) => (err ? reject(err) : resolve())),
-    );
+    return this.grpc.check();
   }
 
   close(): void {
-    this.stub.close();
+    this.grpc.close();
   }
 }

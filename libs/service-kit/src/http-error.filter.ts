@@ -70,6 +70,14 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 
 const RETRY_AFTER_SECONDS = 1;
 
+/** Seconds a client should wait: the error's own `details.retryAfterSeconds`, else one second. */
+function retryAfterOf(err: unknown): number {
+  const details =
+    err instanceof AppError ? (err.details as { retryAfterSeconds?: unknown } | undefined) : undefined;
+  const seconds = details?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : RETRY_AFTER_SECONDS;
+}
+
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
@@ -80,7 +88,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (internal) this.logger.error({ err }, 'request failed');
     if (res.headersSent) return;
     // Clients (and the producer SDK) back off on these instead of hammering.
-    if (status === 503 || status === 429) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (status === 503 || status === 429) res.setHeader('Retry-After', String(retryAfterOf(err)));
     res.status(status).json(body);
   }
 }

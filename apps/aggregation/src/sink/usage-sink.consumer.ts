@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ClickHouse } from '@metering/clickhouse';
-import { USAGE_EVENTS_TOPIC, type UsageEventRecord } from '@metering/contracts';
+import { USAGE_EVENTS_TOPIC, type UsageEventBatch } from '@metering/contracts';
 import { KafkaClient, type BatchConsumer, type ConsumedMessage } from '@metering/kafka';
 import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import { USAGE_EVENTS_TABLE, toUsageEventRow } from '../clickhouse/usage-events.table';
@@ -12,7 +12,7 @@ import { AggregationConfig } from '../config';
  */
 @Injectable()
 export class UsageSinkConsumer implements OnApplicationBootstrap {
-  private readonly consumer: BatchConsumer<UsageEventRecord>;
+  private readonly consumer: BatchConsumer<UsageEventBatch>;
 
   constructor(
     kafka: KafkaClient,
@@ -25,6 +25,10 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
       groupId: config.USAGE_CONSUMER_GROUP,
       topic: USAGE_EVENTS_TOPIC,
       handler: (messages) => this.write(messages),
+      // ClickHouse prefers few large inserts: wait up to half a second for a megabyte.
+      minBytes: 1_048_576,
+      maxBytesPerPartition: 8_388_608,
+      maxWaitTimeMs: 500,
     });
     health.register({ name: 'usage-sink', check: () => this.consumer.check() });
   }
@@ -34,10 +38,10 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
     this.consumer.start().catch((err: unknown) => this.logger.error({ err }, 'usage sink failed to start'));
   }
 
-  private async write(messages: ConsumedMessage<UsageEventRecord>[]): Promise<void> {
+  private async write(messages: ConsumedMessage<UsageEventBatch>[]): Promise<void> {
     await this.ch.insert(
       USAGE_EVENTS_TABLE,
-      messages.map((m) => toUsageEventRow(m.value)),
+      messages.flatMap((m) => m.value.records.map(toUsageEventRow)),
     );
   }
 }

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ClickHouse, ident, raw, sql, type SqlFragment } from '@metering/clickhouse';
 import { AppError } from '@metering/contracts';
+import type { Meter } from '@metering/meters';
 import { USAGE_EVENTS_TABLE } from '../clickhouse/usage-events.table';
-import { findMeter, type MeterDefinition } from '../meters/meters';
+import { MeterCatalogService } from '../meters/meter-catalog.service';
 
 export interface UsageQuery {
   meter: string;
@@ -21,7 +22,7 @@ export interface UsageResult {
 }
 
 /** Value of one deduplicated event for a meter: 1 for COUNT, the value property for SUM. */
-function valueExpression(meter: MeterDefinition): SqlFragment {
+function valueExpression(meter: Meter): SqlFragment {
   if (meter.aggregation === 'COUNT') return raw('1');
   // visitParamExtractFloat reads a top-level numeric property on 18.16 and current releases.
   return sql`visitParamExtractFloat(any(data), ${meter.valueProperty ?? 'value'})`;
@@ -29,12 +30,13 @@ function valueExpression(meter: MeterDefinition): SqlFragment {
 
 @Injectable()
 export class UsageService {
-  constructor(private readonly ch: ClickHouse) {}
+  constructor(
+    private readonly ch: ClickHouse,
+    private readonly meters: MeterCatalogService,
+  ) {}
 
   async usage(query: UsageQuery): Promise<UsageResult> {
-    const meter = findMeter(query.meter);
-    if (!meter)
-      throw new AppError('not_found', 'meter_not_found', `no meter ${query.meter}`, { field: 'meter' });
+    const meter = this.meters.get(query.meter);
     if (query.toMs <= query.fromMs) {
       throw new AppError('invalid', 'invalid_range', '`to` must be after `from`', { field: 'to' });
     }

@@ -67,6 +67,16 @@ export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestro
     this.registry.close();
   }
 
+  /** The tenant a direct Kafka producer names, if it may send usage; otherwise why not. */
+  async tenantForDirectIntake(tenantId: string): Promise<AuthenticatedTenant | { refused: string }> {
+    const tenant = await this.registry.getTenant(tenantId);
+    if (!tenant) return { refused: `tenantid: unknown tenant ${tenantId}` };
+    if (tenant.status === 'suspended')
+      return { refused: `tenant_suspended: tenant ${tenantId} is suspended` };
+    if (tenant.status !== 'active') return { refused: `tenant_deleted: tenant ${tenantId} is deleted` };
+    return { tenantId: tenant.id, accountId: tenant.accountId };
+  }
+
   /** The tenant allowed to ingest with this `Authorization` header, or a 401/403 AppError. */
   async authenticate(authorization: string | undefined): Promise<AuthenticatedTenant> {
     const [scheme, secret] = (authorization ?? '').split(' ');

@@ -1,53 +1,131 @@
-import { Injectable } from '@nestjs/common';
-import { AppError, USAGE_EVENTS_TOPIC } from '@metering/contracts';
-import { IdempotencyLedger } from '@metering/ingestion-data-access';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { MeterCatalogClient } from '@metering/aggregation-client';
+import {
+  AppError,
+  USAGE_EVENTS_TOPIC,
+  type UsageEventBatch,
+  type UsageEventRecord,
+} from '@metering/contracts';
+import { IdempotencyLedger, type ClaimOutcome } from '@metering/ingestion-data-access';
 import { KafkaClient } from '@metering/kafka';
+import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import { IngestionConfig } from '../config';
-import type { AuthenticatedTenant } from '../auth/tenant-auth.service';
-import { checkEvents, type EventOutcome } from './intake';
+import { checkEvents, type EventOutcome, type IntakeResult } from './intake';
+import { TenantRateLimiter } from './tenant-rate-limiter';
+
+export interface Rejection {
+  index: number;
+  id: string | null;
+  reasons: string[];
+}
 
 export interface IngestResponse {
   accepted: number;
   duplicates: number;
-  rejected: { index: number; id: string | null; reasons: string[] }[];
+  rejected: Rejection[];
   /** Ids already accepted for this tenant and source with a different payload: nothing was overwritten. */
-  conflicts: { index: number; id: string | null; reasons: string[] }[];
+  conflicts: Rejection[];
   results: EventOutcome[];
 }
 
+export interface IngestingTenant {
+  tenantId: string;
+  accountId: string;
+}
+
+/** Largest packed message sent to `usage.events.v1`, by an estimate of its JSON size. */
+const MAX_PACK_CHARS = 256 * 1024;
+
+/**
+ * The intake every path shares (REST, gRPC, direct Kafka): validate each event against the
+ * contract and the meter catalog, claim its id in the idempotency ledger, publish the new ones
+ * with acks = all, and only then report them accepted.
+ */
 @Injectable()
-export class EventsService {
+export class EventsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly meters: MeterCatalogClient;
+  private readonly limiter: TenantRateLimiter;
+
   constructor(
     private readonly kafka: KafkaClient,
     private readonly config: IngestionConfig,
     private readonly ledger: IdempotencyLedger,
-  ) {}
+    health: HealthRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.meters = new MeterCatalogClient({ url: config.METERS_GRPC_URL, refreshMs: config.METER_REFRESH_MS });
+    this.limiter = new TenantRateLimiter(
+      config.INGEST_TENANT_EVENTS_PER_SECOND,
+      config.INGEST_TENANT_BURST_EVENTS,
+    );
+    health.register({ name: 'meter-catalog', check: () => this.meters.check() });
+  }
 
-  /** Validates, publishes with acks = all, and only then reports events as accepted. */
-  async ingest(tenant: AuthenticatedTenant, events: readonly unknown[]): Promise<IngestResponse> {
-    if (events.length > this.config.INGEST_MAX_BATCH) {
-      throw new AppError(
-        'too_large',
-        'batch_too_large',
-        `a batch holds at most ${this.config.INGEST_MAX_BATCH} events`,
-        {
-          max: this.config.INGEST_MAX_BATCH,
-          received: events.length,
-        },
-      );
+  onApplicationBootstrap(): void {
+    this.meters.start((err) =>
+      this.logger.warn({ err }, 'meter catalog refresh failed; keeping the last one'),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.meters.close();
+  }
+
+  /** A producer's request: size and rate limits first, then {@link intake}. */
+  async ingest(tenant: IngestingTenant, events: readonly unknown[]): Promise<IngestResponse> {
+    const max = this.config.INGEST_MAX_BATCH;
+    if (events.length > max) {
+      throw new AppError('too_large', 'batch_too_large', `a batch holds at most ${max} events`, {
+        max,
+        received: events.length,
+      });
     }
-    const { records, keys, outcomes } = checkEvents(events, tenant, Date.now(), {
+    const retryAfterSeconds = this.limiter.take(tenant.tenantId, events.length);
+    if (retryAfterSeconds > 0) {
+      throw new AppError('rate_limited', 'rate_limited', `tenant ${tenant.tenantId} is over its event rate`, {
+        retryAfterSeconds,
+        eventsPerSecond: this.config.INGEST_TENANT_EVENTS_PER_SECOND,
+        burst: this.config.INGEST_TENANT_BURST_EVENTS,
+      });
+    }
+    return summarize(await this.intake(tenant, events));
+  }
+
+  /** Validates, claims and publishes; the outcome of every event, in order. */
+  async intake(tenant: IngestingTenant, events: readonly unknown[]): Promise<EventOutcome[]> {
+    const receivedAtMs = Date.now();
+    const catalog = await this.meters.catalogFor(eventTypes(events));
+    const intake = checkEvents(events, tenant, receivedAtMs, {
+      catalog,
       maxLatenessMs: this.config.INGEST_MAX_LATENESS_DAYS * 86_400_000,
       maxFutureMs: this.config.INGEST_MAX_FUTURE_SECONDS * 1000,
+      maxDataChars: this.config.INGEST_MAX_DATA_CHARS,
     });
+    const claims = await this.claimAndPublish(tenant.tenantId, intake);
+    const { outcomes, keys } = intake;
+    claims.forEach((claim, i) => {
+      const { index, id } = outcomes[keys[i].outcome];
+      if (claim === 'duplicate') outcomes[keys[i].outcome] = { index, id, status: 'duplicate' };
+      if (claim === 'conflict') {
+        const reasons = ['id: already accepted with a different payload'];
+        outcomes[keys[i].outcome] = { index, id, status: 'conflict', reasons };
+      }
+    });
+    return outcomes;
+  }
+
+  private async claimAndPublish(tenantId: string, { records, keys }: IntakeResult): Promise<ClaimOutcome[]> {
     let published = false;
-    let claims;
     try {
       // Claims and publication commit together: an event is reported accepted only once Kafka has it.
-      claims = await this.ledger.claimAndPublish(tenant.tenantId, keys, async (accepted) => {
+      return await this.ledger.claimAndPublish(tenantId, keys, async (accepted) => {
         await this.kafka.producer().send(
           USAGE_EVENTS_TOPIC,
-          accepted.map((i) => records[i]),
+          pack(
+            tenantId,
+            accepted.map((i) => records[i]),
+            accepted.map((i) => keys[i].size),
+          ),
         );
         published = true;
       });
@@ -59,29 +137,58 @@ export class EventsService {
         { cause: (err as Error).message },
       );
     }
-    claims.forEach((claim, i) => {
-      const { outcome } = keys[i];
-      const { index, id } = outcomes[outcome];
-      if (claim === 'duplicate') outcomes[outcome] = { index, id, status: 'duplicate' };
-      if (claim === 'conflict') {
-        outcomes[outcome] = {
-          index,
-          id,
-          status: 'conflict',
-          reasons: ['id: already accepted with a different payload'],
-        };
-      }
-    });
-    return {
-      accepted: outcomes.filter((o) => o.status === 'accepted').length,
-      duplicates: outcomes.filter((o) => o.status === 'duplicate').length,
-      rejected: outcomes.flatMap((o) =>
-        o.status === 'rejected' ? [{ index: o.index, id: o.id, reasons: o.reasons }] : [],
-      ),
-      conflicts: outcomes.flatMap((o) =>
-        o.status === 'conflict' ? [{ index: o.index, id: o.id, reasons: o.reasons }] : [],
-      ),
-      results: outcomes,
-    };
   }
+}
+
+function eventTypes(events: readonly unknown[]): Set<string> {
+  const types = new Set<string>();
+  for (const e of events) {
+    const type = (e as { type?: unknown } | null)?.type;
+    if (typeof type === 'string') types.add(type);
+  }
+  return types;
+}
+
+/** One tenant's accepted records as few `usage.events.v1` messages as the size bound allows. */
+export function pack(
+  tenantId: string,
+  records: UsageEventRecord[],
+  /** Each record's estimated JSON size. */
+  sizes: number[],
+  maxChars = MAX_PACK_CHARS,
+): UsageEventBatch[] {
+  const batches: UsageEventBatch[] = [];
+  let current: UsageEventRecord[] = [];
+  let size = 0;
+  for (const [i, record] of records.entries()) {
+    const recordSize = sizes[i];
+    if (current.length && size + recordSize > maxChars) {
+      batches.push({ tenantId, records: current });
+      current = [];
+      size = 0;
+    }
+    current.push(record);
+    size += recordSize;
+  }
+  if (current.length) batches.push({ tenantId, records: current });
+  return batches;
+}
+
+export function summarize(outcomes: EventOutcome[]): IngestResponse {
+  const response: IngestResponse = {
+    accepted: 0,
+    duplicates: 0,
+    rejected: [],
+    conflicts: [],
+    results: outcomes,
+  };
+  for (const o of outcomes) {
+    if (o.status === 'accepted') response.accepted++;
+    else if (o.status === 'duplicate') response.duplicates++;
+    else {
+      const { index, id, reasons } = o;
+      (o.status === 'rejected' ? response.rejected : response.conflicts).push({ index, id, reasons });
+    }
+  }
+  return response;
 }

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import { UsageCloudEvent, UsageEventRecord, validateAs } from '@metering/contracts';
+import { hash } from 'node:crypto';
+import { checkUsageCloudEvent, type UsageCloudEvent, type UsageEventRecord } from '@metering/contracts';
+import type { MeterCatalog } from '@metering/meters';
 
 export type EventOutcome =
   | { index: number; id: string | null; status: 'accepted' }
@@ -10,8 +11,18 @@ export type EventOutcome =
 export interface IntakeResult {
   records: UsageEventRecord[];
   /** Per record: its idempotency key and payload hash, and which outcome it fills. */
-  keys: { source: string; id: string; payloadHash: string; outcome: number }[];
+  keys: { source: string; id: string; payloadHash: Buffer; outcome: number; size: number }[];
   outcomes: EventOutcome[];
+}
+
+export interface IntakeRules {
+  catalog: MeterCatalog;
+  /** Oldest accepted event time, as a distance before receipt. */
+  maxLatenessMs: number;
+  /** Newest accepted event time, as a distance after receipt (clock skew). */
+  maxFutureMs: number;
+  /** Largest `data` of one event, in characters of its JSON. */
+  maxDataChars: number;
 }
 
 /** JSON with object keys sorted at every level, so equal payloads hash equally. */
@@ -27,11 +38,23 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** What "the same payload" means for a repeated id: type, subject, time and data. */
-export function payloadHash(event: UsageCloudEvent): string {
-  const { type, subject, time, data } = event;
-  return createHash('sha256')
-    .update(canonicalJson({ type, subject: subject ?? null, timeMs: Date.parse(time), data }))
-    .digest('base64');
+export function payloadHash(event: UsageCloudEvent, timeMs: number, data: string): Buffer {
+  return hash('sha256', `${event.type}\n${event.subject ?? ''}\n${timeMs}\n${data}`, 'buffer');
+}
+
+/** Why an event's time is outside the window, or undefined when it is inside. */
+export function outsideWindow(
+  timeMs: number,
+  receivedAtMs: number,
+  rules: Pick<IntakeRules, 'maxLatenessMs' | 'maxFutureMs'>,
+): string | undefined {
+  if (timeMs < receivedAtMs - rules.maxLatenessMs) {
+    return `time: older than the lateness window (${Math.round(rules.maxLatenessMs / 86_400_000)} days before receipt)`;
+  }
+  if (timeMs > receivedAtMs + rules.maxFutureMs) {
+    return `time: more than ${Math.round(rules.maxFutureMs / 1000)} s in the future`;
+  }
+  return undefined;
 }
 
 const idOf = (raw: unknown): string | null =>
@@ -39,77 +62,66 @@ const idOf = (raw: unknown): string | null =>
     ? (raw as { id: string }).id
     : null;
 
-/**
- * Checks each event of a request on its own, for the tenant the API key belongs to: valid ones
- * become records for `usage.events.v1`,
- * invalid ones are named with their reasons, and a repeated id within the request is a
- * duplicate. One bad event never sinks the others.
- */
-export interface LatenessWindow {
-  /** Oldest accepted event time, as a distance before receipt. */
-  maxLatenessMs: number;
-  /** Newest accepted event time, as a distance after receipt (clock skew). */
-  maxFutureMs: number;
-}
-
-/** Why an event's time is outside the window, or undefined when it is inside. */
-export function outsideWindow(
+/** Every reason the event cannot be accepted for this tenant; empty when it can. */
+function problemsOf(
+  event: UsageCloudEvent,
+  tenantId: string,
   timeMs: number,
+  data: string,
   receivedAtMs: number,
-  window: LatenessWindow,
-): string | undefined {
-  if (timeMs < receivedAtMs - window.maxLatenessMs) {
-    return `time: older than the lateness window (${Math.round(window.maxLatenessMs / 86_400_000)} days before receipt)`;
+  rules: IntakeRules,
+): string[] {
+  const problems: string[] = [];
+  if (event.tenantid !== undefined && event.tenantid !== null && event.tenantid !== tenantId) {
+    problems.push('tenantid: does not match the tenant of the credentials');
   }
-  if (timeMs > receivedAtMs + window.maxFutureMs) {
-    return `time: more than ${Math.round(window.maxFutureMs / 1000)} s in the future`;
+  if (data.length > rules.maxDataChars) {
+    problems.push(`data: larger than ${rules.maxDataChars} characters of JSON`);
   }
-  return undefined;
+  const late = outsideWindow(timeMs, receivedAtMs, rules);
+  if (late) problems.push(late);
+  problems.push(...rules.catalog.problems(event));
+  return problems;
 }
 
+/**
+ * Checks each event of a request on its own, for the tenant the credentials belong to: valid
+ * ones become records for `usage.events.v1`, invalid ones are named with their reasons, and a
+ * repeated id within the request is a duplicate (or a conflict, if its payload differs). One bad
+ * event never sinks the others.
+ */
 export function checkEvents(
   events: readonly unknown[],
   tenant: { tenantId: string; accountId: string },
   receivedAtMs: number,
-  window?: LatenessWindow,
+  rules: IntakeRules,
 ): IntakeResult {
   const records: UsageEventRecord[] = [];
   const keys: IntakeResult['keys'] = [];
   const outcomes: EventOutcome[] = [];
-  const seen = new Map<string, string>();
+  const seen = new Map<string, Buffer>();
   events.forEach((raw, index) => {
     const id = idOf(raw);
-    const checked = validateAs(UsageCloudEvent, raw);
+    const checked = checkUsageCloudEvent(raw);
     if (!checked.ok) {
-      outcomes.push({
-        index,
-        id,
-        status: 'rejected',
-        reasons: checked.errors.map((e) => `${e.field}: ${e.reasons.join('; ')}`),
-      });
+      const reasons = checked.errors.map((e) => `${e.field}: ${e.reasons.join('; ')}`);
+      outcomes.push({ index, id, status: 'rejected', reasons });
       return;
     }
     const event = checked.value;
-    if (event.tenantid !== undefined && event.tenantid !== tenant.tenantId) {
-      outcomes.push({
-        index,
-        id,
-        status: 'rejected',
-        reasons: ['tenantid: does not match the API key’s tenant'],
-      });
-      return;
-    }
-    const late = window && outsideWindow(Date.parse(event.time), receivedAtMs, window);
-    if (late) {
-      outcomes.push({ index, id, status: 'rejected', reasons: [late] });
+    const timeMs = Date.parse(event.time);
+    const data = canonicalJson(event.data);
+    const problems = problemsOf(event, tenant.tenantId, timeMs, data, receivedAtMs, rules);
+    if (problems.length) {
+      outcomes.push({ index, id, status: 'rejected', reasons: problems });
       return;
     }
     const key = `${event.source}\u0000${event.id}`;
-    const hash = payloadHash(event);
+    const digest = payloadHash(event, timeMs, data);
     const earlier = seen.get(key);
     if (earlier !== undefined) {
       outcomes.push(
-        earlier === hash
+        earlier.equals(digest)
           ? { index, id, status: 'duplicate' }
           : {
               index,
@@ -120,21 +132,22 @@ export function checkEvents(
       );
       return;
     }
-    seen.set(key, hash);
-    records.push(
-      Object.assign(new UsageEventRecord(), {
-        id: event.id,
-        tenantId: tenant.tenantId,
-        accountId: tenant.accountId,
-        source: event.source,
-        type: event.type,
-        subject: event.subject,
-        timeMs: Date.parse(event.time),
-        data: event.data,
-        receivedAtMs,
-      }),
-    );
-    keys.push({ source: event.source, id: event.id, payloadHash: hash, outcome: outcomes.length });
+    seen.set(key, digest);
+    const record: UsageEventRecord = {
+      id: event.id,
+      tenantId: tenant.tenantId,
+      accountId: tenant.accountId,
+      source: event.source,
+      type: event.type,
+      timeMs,
+      data: event.data,
+      receivedAtMs,
+    };
+    if (event.subject !== undefined && event.subject !== null) record.subject = event.subject;
+    records.push(record);
+    // Rough JSON size of the record, to keep packed messages under the broker's message limit.
+    const size = 200 + key.length + event.type.length + (event.subject?.length ?? 0) + data.length;
+    keys.push({ source: event.source, id: event.id, payloadHash: digest, outcome: outcomes.length, size });
     outcomes.push({ index, id, status: 'accepted' });
   });
   return { records, keys, outcomes };

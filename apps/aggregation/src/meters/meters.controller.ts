@@ -1,0 +1,22 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Meter } from '@metering/meters';
+import { MeterCatalogService } from './meter-catalog.service';
+
+@ApiTags('meters')
+@Controller('v1/meters')
+export class MetersController {
+  constructor(private readonly meters: MeterCatalogService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The meter catalog: which events each meter counts and how' })
+  list(): { meters: readonly Meter[] } {
+    return { meters: this.meters.list() };
+  }
+
+  @Get(':key')
+  @ApiOperation({ summary: 'One meter' })
+  get(@Param('key') key: string): Meter {
+    return this.meters.get(key);
+  }
+}

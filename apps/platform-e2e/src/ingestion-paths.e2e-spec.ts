@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { PROTO_FILES } from '@metering/contracts';
+import { GrpcClient } from '@metering/service-kit';
+import {
+  api,
+  apiCallEvent,
+  eventually,
+  kafkaBrokers,
+  postEvents,
+  provisionTenants,
+  serviceUrl,
+  uniqueName,
+} from '@metering/testing';
+import { UsageClient } from '@metering/usage-sdk';
+
+const ingestion = serviceUrl('ingestion');
+
+/** Events of one tenant that reached ClickHouse, as aggregation counts them (deduplicated). */
+async function apiCallsOf(tenantId: string): Promise<number> {
+  const usage = await api<{ events: number }>(
+    serviceUrl('aggregation'),
+    'GET',
+    `/v1/usage?meter=api_calls&tenantId=${tenantId}`,
+  );
+  return usage.body.events;
+}
+
+const untilApiCalls = (tenantId: string, expected: number) =>
+  eventually(async () => ((await apiCallsOf(tenantId)) === expected ? true : undefined), {
+    timeoutMs: 30_000,
+    what: `${expected} api calls of ${tenantId} in ClickHouse`,
+  });
+
+describe('gRPC ingest', () => {
+  const client = new GrpcClient(PROTO_FILES.ingestion, 'metering.ingestion.v1.Ingestion', '127.0.0.1:50052');
+  afterAll(() => client.close());
+
+  interface Reply {
+    accepted: number;
+    duplicates: number;
+    rejected: { index: number; id: string; reasons: string[] }[];
+    conflicts: { index: number; id: string; reasons: string[] }[];
+  }
+  const ingest = (apiKey: string, events: unknown[]) =>
+    client.unary<Reply>('Ingest', { apiKey, eventsJson: events.map((e) => JSON.stringify(e)) }, 5_000);
+
+  it('has the REST semantics: per-event outcomes, duplicates, conflicts, and the key decides the tenant', async () => {
+    const {
+      tenants: [{ tenantId, apiKey }],
+    } = await provisionTenants(1);
+    const events = [apiCallEvent(), apiCallEvent({ type: 'nope' })];
+    const first = await ingest(apiKey, events);
+    expect(first).toMatchObject({ accepted: 1, duplicates: 0, rejected: [{ index: 1, id: events[1].id }] });
+    const again = await ingest(apiKey, [events[0], { ...events[0], data: { route: '/other' } }]);
+    expect(again).toMatchObject({ accepted: 0, duplicates: 1, conflicts: [{ index: 1 }] });
+    // Sent over REST too: still one event.
+    expect((await postEvents(ingestion, [events[0]], apiKey)).body.duplicates).toBe(1);
+    await untilApiCalls(tenantId, 1);
+  });
+
+  it('names a body element that is not JSON', async () => {
+    const {
+      tenants: [{ apiKey }],
+    } = await provisionTenants(1);
+    const reply = await client.unary<Reply>('Ingest', { apiKey, eventsJson: ['{nope'] }, 5_000);
+    expect(reply.rejected).toEqual([{ index: 0, id: '', reasons: ['$: not valid JSON'] }]);
+  });
+
+  it('refuses an unknown key with UNAUTHENTICATED', async () => {
+    await expect(ingest('ak_unknown_secret', [apiCallEvent()])).rejects.toMatchObject({
+      code: 16,
+      details: expect.stringMatching(/^invalid_api_key/),
+    });
+  });
+});
+
+describe('direct Kafka producers (usage.ingest.v1)', () => {
+  const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'e2e-direct', logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  let dlq: Consumer;
+  const deadLetters = new Map<string, { reason: string; sourceTopic: string }>();
+
+  beforeAll(async () => {
+    await producer.connect();
+    dlq = kafka.consumer({ groupId: uniqueName('e2e-dlq'), maxWaitTimeInMs: 200 });
+    await dlq.connect();
+    await dlq.subscribe({ topic: 'usage.events.dlq.v1', fromBeginning: true });
+    await dlq.run({
+      eachMessage: ({ message }) => {
+        const header = (name: string) => message.headers?.[name]?.toString() ?? '';
+        deadLetters.set(message.value?.toString() ?? '', {
+          reason: header('x-dlq-reason'),
+          sourceTopic: header('x-dlq-source-topic'),
+        });
+        return Promise.resolve();
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await dlq.disconnect();
+    await producer.disconnect();
+  });
+
+  const send = (values: (string | object)[]) =>
+    producer.send({
+      topic: 'usage.ingest.v1',
+      acks: -1,
+      messages: values.map((v) => ({ value: typeof v === 'string' ? v : JSON.stringify(v) })),
+    });
+
+  const deadLetterOf = (value: string) =>
+    eventually(() => deadLetters.get(value), {
+      timeoutMs: 30_000,
+      what: `dead letter for ${value.slice(0, 60)}`,
+    });
+
+  it('republishes valid events, dead-letters the rest with the reason, and keeps the partition moving', async () => {
+    const {
+      tenants: [{ tenantId, apiKey }],
+    } = await provisionTenants(1);
+    const good = apiCallEvent({ tenantid: tenantId });
+    const poison = `{"not json ${randomUUID()}`;
+    const noTenant = apiCallEvent();
+    const unknownTenant = apiCallEvent({ tenantid: `t-${randomUUID()}` });
+    const badType = apiCallEvent({ tenantid: tenantId, type: 'unknown.type' });
+    const after = apiCallEvent({ tenantid: tenantId });
+    await send([good, poison, noTenant, unknownTenant, badType, after]);
+
+    await untilApiCalls(tenantId, 2);
+    expect((await deadLetterOf(poison)).reason).toMatch(/^value is not JSON/);
+    expect(await deadLetterOf(JSON.stringify(noTenant))).toEqual({
+      reason: 'tenantid: required for events sent to usage.ingest.v1',
+      sourceTopic: 'usage.ingest.v1',
+    });
+    expect((await deadLetterOf(JSON.stringify(unknownTenant))).reason).toMatch(/^tenantid: unknown tenant/);
+    expect((await deadLetterOf(JSON.stringify(badType))).reason).toBe(
+      'rejected: type: no meter counts events of type "unknown.type"',
+    );
+    // The same event over REST afterwards is a duplicate: one ledger for every path.
+    const { tenantid: _t, ...overRest } = good;
+    expect((await postEvents(ingestion, [overRest], apiKey)).body.duplicates).toBe(1);
+  });
+
+  it('refuses events of a suspended tenant', async () => {
+    const { ownerKey, tenants } = await provisionTenants(1);
+    const [{ tenantId }] = tenants;
+    await api(serviceUrl('tenant-registry'), 'POST', `/v1/tenants/${tenantId}/suspend`, {
+      key: ownerKey,
+      body: {},
+    });
+    const event = apiCallEvent({ tenantid: tenantId });
+    await send([event]);
+    expect((await deadLetterOf(JSON.stringify(event))).reason).toMatch(/^tenant_suspended/);
+  });
+});
+
+describe(UsageClient.name, () => {
+  it('delivers a producer’s events through the real endpoint, each counted once', async () => {
+    const {
+      tenants: [{ tenantId, apiKey }],
+    } = await provisionTenants(1);
+    const client = new UsageClient({ baseUrl: ingestion, apiKey, source: 'e2e://sdk', maxBatch: 200 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) =>
+        client.track({ type: 'api.call', subject: `u-${i % 7}`, data: { i } }),
+      ),
+    );
+    await client.close();
+    expect(outcomes.every((o) => o.status === 'accepted')).toBe(true);
+    await untilApiCalls(tenantId, 1_000);
+  });
+});

@@ -1,0 +1,3 @@
+export * from './default-meters';
+export * from './meter';
+export * from './meter-catalog';
