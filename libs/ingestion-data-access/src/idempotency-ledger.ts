@@ -71,6 +71,7 @@ const DEADLOCK = '40P01';
 export class IdempotencyLedger {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** `keys` must be distinct (intake folds repeats within a request first). */
   async claimAndPublish(
     tenantId: string,
     keys: readonly EventKey[],
@@ -99,32 +100,38 @@ export class IdempotencyLedger {
     const digests = keys.map((k) => keyDigest(tenantId, k));
     // One lock order for every request: sorted by digest.
     const order = digests.map((_, i) => i).sort((a, b) => Buffer.compare(digests[a], digests[b]));
-    const inserted = await tx.query<{ key: Buffer }[]>(
+    const inserted = await tx.query<unknown[]>(
       `INSERT INTO accepted_event_keys (key, payload)
        SELECT k, p FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS t(k, p, n) ORDER BY n
        ON CONFLICT DO NOTHING
-       RETURNING key`,
+       RETURNING 1`,
       [order.map((i) => digests[i]), order.map((i) => payloadDigest(keys[i]))],
     );
-    const claimed = new Set(inserted.map((r) => r.key.toString('base64')));
-    const others = digests.filter((d) => !claimed.has(d.toString('base64')));
-    const known = new Map<string, Buffer>();
-    if (others.length) {
-      const rows = await tx.query<{ key: Buffer; payload: Buffer }[]>(
-        `SELECT key, payload FROM accepted_event_keys WHERE key = ANY($1::bytea[])`,
-        [others],
-      );
-      for (const r of rows) known.set(r.key.toString('base64'), r.payload);
-    }
-    const outcomes = keys.map((k, i): ClaimOutcome => {
-      const key = digests[i].toString('base64');
-      if (claimed.has(key)) return 'accepted';
-      const stored = known.get(key);
-      return stored && stored.equals(payloadDigest(k)) ? 'duplicate' : 'conflict';
-    });
+    // The usual case: every key was new. Otherwise rows this transaction wrote (xmin) are ours.
+    const outcomes: ClaimOutcome[] =
+      inserted.length === keys.length ? keys.map(() => 'accepted') : await this.classify(tx, keys, digests);
     const accepted = outcomes.flatMap((o, i) => (o === 'accepted' ? [i] : []));
     if (accepted.length) await publish(accepted);
     return outcomes;
+  }
+
+  private async classify(
+    tx: EntityManager,
+    keys: readonly EventKey[],
+    digests: Buffer[],
+  ): Promise<ClaimOutcome[]> {
+    const rows = await tx.query<{ key: Buffer; payload: Buffer; mine: boolean }[]>(
+      `SELECT key, payload, xmin = pg_current_xact_id()::xid AS mine
+       FROM accepted_event_keys WHERE key = ANY($1::bytea[])`,
+      [digests],
+    );
+    const stored = new Map(rows.map((r) => [r.key.toString('base64'), r]));
+    return keys.map((k, i): ClaimOutcome => {
+      const row = stored.get(digests[i].toString('base64'));
+      if (!row) throw new Error('a claimed key is missing from the ledger');
+      if (row.mine) return 'accepted';
+      return row.payload.equals(payloadDigest(k)) ? 'duplicate' : 'conflict';
+    });
   }
 
   /** Forgets keys older than the lateness window allows events to be (they can no longer arrive). */
