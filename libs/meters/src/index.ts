@@ -1,3 +1,5 @@
 export * from './default-meters';
 export * from './meter';
 export * from './meter-catalog';
+export * from './pooling';
+export * from './quantity';
