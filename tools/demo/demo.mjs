@@ -169,14 +169,14 @@ async function main() {
     do {
       api = await usage('api_calls', tenant.id, periodStart, today);
       voice = await usage('voice_minutes', tenant.id, periodStart, today);
-      if (api.value >= want.apiCalls && voice.events >= tenant.voiceCallsPerDay * DAYS) break;
+      if (Number(api.value) >= want.apiCalls && voice.events >= tenant.voiceCallsPerDay * DAYS) break;
       await new Promise((r) => setTimeout(r, 500));
     } while (Date.now() < deadline);
     rows.push({
       tenant: tenant.name,
       id: tenant.id,
-      api_calls: api.value,
-      voice_minutes: voice.value,
+      api_calls: Number(api.value),
+      voice_minutes: Number(voice.value),
       expected_api_calls: want.apiCalls,
       expected_voice_minutes: want.voiceMinutes,
     });

@@ -59,6 +59,6 @@ describe('graceful shutdown', () => {
       await ch.close();
     }
     const res = await fetch(serviceUrl('aggregation', `/v1/usage?meter=api_calls&tenantId=${tenant}`));
-    expect(await res.json()).toMatchObject({ value: accepted, events: accepted });
+    expect(await res.json()).toMatchObject({ value: String(accepted), events: accepted });
   });
 });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { UsageEventRecord } from '@metering/contracts';
+import { UNIT, readPath, toQuantity, type Meter, type MeterCatalog, type Quantity } from '@metering/meters';
 
 export const CLICKHOUSE_MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 export const USAGE_EVENTS_TABLE = 'usage_events';
@@ -30,4 +31,54 @@ export function toUsageEventRow(event: UsageEventRecord): UsageEventRow {
     data: JSON.stringify(event.data),
     received_at_ms: event.receivedAtMs,
   };
+}
+
+export const METER_VALUES_TABLE = 'meter_values';
+
+export interface MeterValueRow extends Record<string, unknown> {
+  account_id: string;
+  tenant_id: string;
+  meter_key: string;
+  event_id: string;
+  time_ms: number;
+  time: number;
+  subject: string;
+  /** Int64 as a decimal string: JSON numbers would lose digits past 2^53. */
+  value_nano: string;
+  received_at_ms: number;
+}
+
+/**
+ * The rows an event adds to `meter_values`, one per meter of its type that can read it. A value
+ * the meter cannot read (the catalog changed since ingestion checked it) is left out and reported.
+ */
+export function toMeterValueRows(
+  event: UsageEventRecord,
+  catalog: MeterCatalog,
+  onUnreadable: (meter: Meter, reason: string) => void,
+): MeterValueRow[] {
+  const rows: MeterValueRow[] = [];
+  for (const meter of catalog.metersFor(event.type)) {
+    let value: Quantity = UNIT;
+    if (meter.valueProperty) {
+      const raw = readPath(event.data, meter.valueProperty);
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+        onUnreadable(meter, `data.${meter.valueProperty} is not a finite number`);
+        continue;
+      }
+      value = toQuantity(raw);
+    }
+    rows.push({
+      account_id: event.accountId ?? '',
+      tenant_id: event.tenantId,
+      meter_key: meter.key,
+      event_id: event.id,
+      time_ms: event.timeMs,
+      time: Math.floor(event.timeMs / 1000),
+      subject: event.subject ?? '',
+      value_nano: value.toString(),
+      received_at_ms: event.receivedAtMs,
+    });
+  }
+  return rows;
 }

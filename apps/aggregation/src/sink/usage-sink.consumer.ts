@@ -3,11 +3,17 @@ import { ClickHouse } from '@metering/clickhouse';
 import { USAGE_EVENTS_TOPIC, type UsageEventBatch } from '@metering/contracts';
 import { KafkaClient, type BatchConsumer, type ConsumedMessage } from '@metering/kafka';
 import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
-import { USAGE_EVENTS_TABLE, toUsageEventRow } from '../clickhouse/usage-events.table';
+import {
+  METER_VALUES_TABLE,
+  USAGE_EVENTS_TABLE,
+  toMeterValueRows,
+  toUsageEventRow,
+} from '../clickhouse/usage-events.table';
+import { MeterCatalogService } from '../meters/meter-catalog.service';
 import { AggregationConfig } from '../config';
 
 /**
- * Kafka → ClickHouse: each batch is inserted, then its offset committed. A crash between the two
+ * Kafka → ClickHouse: each batch's raw events and per-meter values are inserted, then its offset committed. A crash between the two
  * redelivers the batch; reads deduplicate by event id, so nothing counts twice.
  */
 @Injectable()
@@ -17,6 +23,7 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
   constructor(
     kafka: KafkaClient,
     private readonly ch: ClickHouse,
+    private readonly meters: MeterCatalogService,
     config: AggregationConfig,
     health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -39,9 +46,19 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
   }
 
   private async write(messages: ConsumedMessage<UsageEventBatch>[]): Promise<void> {
-    await this.ch.insert(
-      USAGE_EVENTS_TABLE,
-      messages.flatMap((m) => m.value.records.map(toUsageEventRow)),
+    const records = messages.flatMap((m) => m.value.records);
+    const { catalog } = this.meters;
+    const values = records.flatMap((r) =>
+      toMeterValueRows(r, catalog, (meter, reason) =>
+        this.logger.warn(
+          { eventId: r.id, tenantId: r.tenantId, meter: meter.key, reason },
+          'value not metered',
+        ),
+      ),
     );
+    // Both inserts or a redelivery: a batch that fails after the first is written again, and
+    // reads deduplicate by (tenant, event id), so a repeated write never counts twice.
+    await this.ch.insert(USAGE_EVENTS_TABLE, records.map(toUsageEventRow));
+    await this.ch.insert(METER_VALUES_TABLE, values);
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { ID_PATTERN } from '@metering/contracts';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ID_PATTERN, IsRfc3339 } from '@metering/contracts';
 
 export class UsageQueryDto {
   @ApiProperty({ example: 'api_calls' })
@@ -8,18 +8,25 @@ export class UsageQueryDto {
   @MaxLength(64)
   meter!: string;
 
-  @ApiProperty()
+  @ApiPropertyOptional({ description: 'Pooled usage of this account, with each tenant’s part' })
+  @IsOptional()
   @Matches(ID_PATTERN)
   @MaxLength(128)
-  tenantId!: string;
+  accountId?: string;
+
+  @ApiPropertyOptional({ description: 'Only this tenant’s usage' })
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  @MaxLength(128)
+  tenantId?: string;
 
   @ApiPropertyOptional({ description: 'Inclusive start (RFC 3339); default: the epoch' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRfc3339()
   from?: string;
 
   @ApiPropertyOptional({ description: 'Exclusive end (RFC 3339); default: now' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRfc3339()
   to?: string;
 }

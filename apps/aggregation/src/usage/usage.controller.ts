@@ -9,10 +9,14 @@ export class UsageController {
   constructor(private readonly usage: UsageService) {}
 
   @Get()
-  @ApiOperation({ summary: "A tenant's usage of one meter over [from, to)" })
+  @ApiOperation({
+    summary:
+      "An account's pooled usage of one meter over [from, to), with each tenant's part, or one tenant's",
+  })
   get(@Query() query: UsageQueryDto): Promise<UsageResult> {
     return this.usage.usage({
       meter: query.meter,
+      accountId: query.accountId,
       tenantId: query.tenantId,
       fromMs: query.from ? Date.parse(query.from) : 0,
       toMs: query.to ? Date.parse(query.to) : Date.now(),

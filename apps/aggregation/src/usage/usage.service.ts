@@ -1,33 +1,60 @@
 import { Injectable } from '@nestjs/common';
 import { ClickHouse, ident, raw, sql, type SqlFragment } from '@metering/clickhouse';
 import { AppError } from '@metering/contracts';
-import type { Meter } from '@metering/meters';
-import { USAGE_EVENTS_TABLE } from '../clickhouse/usage-events.table';
+import { UNIT, divideHalfEven, formatQuantity, type Meter, type Quantity } from '@metering/meters';
+import { METER_VALUES_TABLE } from '../clickhouse/usage-events.table';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
 
 export interface UsageQuery {
   meter: string;
-  tenantId: string;
+  accountId?: string;
+  tenantId?: string;
   fromMs: number;
   toMs: number;
 }
 
-export interface UsageResult {
-  meter: string;
+export interface TenantUsageView {
   tenantId: string;
-  from: string;
-  to: string;
-  value: number;
+  /** The tenant's own figure (for MAX meters its peak). */
+  usage: string;
+  /** Its part of `value` (for MAX meters its value in the peak bucket); the parts add up to `value`. */
+  contribution: string;
   events: number;
 }
 
-/** Value of one deduplicated event for a meter: 1 for COUNT, the value property for SUM. */
-function valueExpression(meter: Meter): SqlFragment {
-  if (meter.aggregation === 'COUNT') return raw('1');
-  // visitParamExtractFloat reads a top-level numeric property on 18.16 and current releases.
-  return sql`visitParamExtractFloat(any(data), ${meter.valueProperty ?? 'value'})`;
+export interface UsageResult {
+  meter: string;
+  aggregation: Meter['aggregation'];
+  accountId?: string;
+  tenantId?: string;
+  from: string;
+  to: string;
+  /** Pooled over the selected tenants per ARCHITECTURE.md §5, as an exact decimal string. */
+  value: string;
+  events: number;
+  tenants: TenantUsageView[];
+  /** MAX meters: start of the bucket where the pooled peak was reached. */
+  peakBucketStart?: string;
 }
 
+interface TenantRow {
+  tenant_id: string;
+  events: string;
+  total: string;
+  extra: string;
+}
+
+interface TenantFigures {
+  tenantId: string;
+  events: number;
+  usage: Quantity;
+  contribution: Quantity;
+}
+
+/**
+ * Usage read from `meter_values`, deduplicated by (tenant, event id), pooled per ARCHITECTURE.md
+ * §5 in exact decimals: libs/meters' `UsagePool` is the reference these queries must equal.
+ */
 @Injectable()
 export class UsageService {
   constructor(
@@ -37,26 +64,159 @@ export class UsageService {
 
   async usage(query: UsageQuery): Promise<UsageResult> {
     const meter = this.meters.get(query.meter);
+    if (!query.accountId && !query.tenantId) {
+      throw new AppError('invalid', 'validation_failed', 'name an accountId or a tenantId', {
+        field: 'accountId',
+      });
+    }
     if (query.toMs <= query.fromMs) {
       throw new AppError('invalid', 'invalid_range', '`to` must be after `from`', { field: 'to' });
     }
-    // One row per event id: redelivered copies collapse here even before ClickHouse merges them.
-    const statement = sql`
-      SELECT count() AS events, sum(v) AS value FROM (
-        SELECT event_id, ${valueExpression(meter)} AS v
-        FROM ${ident(USAGE_EVENTS_TABLE)}
-        WHERE tenant_id = ${query.tenantId} AND event_type = ${meter.eventType}
-          AND time_ms >= ${query.fromMs} AND time_ms < ${query.toMs}
-        GROUP BY event_id
-      )`;
-    const [row] = await this.ch.query<{ events: string; value: number | string }>(statement);
+    const deduped = this.deduplicated(meter, query);
+    const { tenants, pooled, peakBucketMs } = await this.pool(meter, deduped);
     return {
       meter: meter.key,
-      tenantId: query.tenantId,
+      aggregation: meter.aggregation,
+      ...(query.accountId ? { accountId: query.accountId } : {}),
+      ...(query.tenantId ? { tenantId: query.tenantId } : {}),
       from: new Date(query.fromMs).toISOString(),
       to: new Date(query.toMs).toISOString(),
-      value: Number(row?.value ?? 0),
-      events: Number(row?.events ?? 0),
+      value: formatQuantity(pooled),
+      events: tenants.reduce((n, t) => n + t.events, 0),
+      tenants: tenants.map((t) => ({
+        tenantId: t.tenantId,
+        usage: formatQuantity(t.usage),
+        contribution: formatQuantity(t.contribution),
+        events: t.events,
+      })),
+      ...(peakBucketMs === undefined ? {} : { peakBucketStart: new Date(peakBucketMs).toISOString() }),
     };
+  }
+
+  /** One row per (tenant, event id): redelivered copies collapse here even before merges. */
+  private deduplicated(meter: Meter, q: UsageQuery): SqlFragment {
+    const account = q.accountId ? sql`AND account_id = ${q.accountId}` : raw('');
+    const tenant = q.tenantId ? sql`AND tenant_id = ${q.tenantId}` : raw('');
+    return sql`(
+      SELECT tenant_id, event_id, any(time_ms) AS t, any(subject) AS s, any(value_nano) AS v
+      FROM ${ident(METER_VALUES_TABLE)}
+      WHERE meter_key = ${meter.key} ${account} ${tenant}
+        AND time_ms >= ${q.fromMs} AND time_ms < ${q.toMs}
+      GROUP BY tenant_id, event_id
+    )`;
+  }
+
+  /** Per tenant: events, a total and one more figure, as the aggregation needs them. */
+  private perTenant(deduped: SqlFragment, total: SqlFragment, extra: SqlFragment): Promise<TenantRow[]> {
+    return this.ch.query<TenantRow>(sql`
+      SELECT tenant_id, toString(count()) AS events, toString(${total}) AS total, toString(${extra}) AS extra
+      FROM ${deduped} GROUP BY tenant_id ORDER BY tenant_id`);
+  }
+
+  private async pool(
+    meter: Meter,
+    deduped: SqlFragment,
+  ): Promise<{ tenants: TenantFigures[]; pooled: Quantity; peakBucketMs?: number }> {
+    const sum = raw('sum(toDecimal128(v, 0))');
+    const partial = (r: TenantRow, usage: Quantity, contribution = usage): TenantFigures => ({
+      tenantId: r.tenant_id,
+      events: Number(r.events),
+      usage,
+      contribution,
+    });
+    const total = (ts: TenantFigures[]) => ts.reduce((s, t) => s + t.contribution, 0n);
+    switch (meter.aggregation) {
+      case 'COUNT':
+      case 'SUM': {
+        const tenants = (await this.perTenant(deduped, sum, raw('0'))).map((r) =>
+          partial(r, BigInt(r.total)),
+        );
+        return { tenants, pooled: total(tenants) };
+      }
+      case 'LATEST': {
+        const latest = raw('argMax(v, tuple(t, event_id))');
+        const tenants = (await this.perTenant(deduped, latest, raw('0'))).map((r) =>
+          partial(r, BigInt(r.total)),
+        );
+        return { tenants, pooled: total(tenants) };
+      }
+      case 'MIN': {
+        const rows = await this.perTenant(deduped, raw('min(v)'), raw('0'));
+        const tenants = rows.map((r) => partial(r, BigInt(r.total), 0n));
+        const pooled = tenants.reduce((m, t) => (t.usage < m ? t.usage : m), tenants[0]?.usage ?? 0n);
+        const holder = tenants.find((t) => t.usage === pooled);
+        if (holder) holder.contribution = pooled;
+        return { tenants, pooled };
+      }
+      case 'AVG': {
+        const rows = await this.perTenant(deduped, sum, raw('0'));
+        const tenants = rows.map((r) =>
+          partial(r, divideHalfEven(BigInt(r.total), BigInt(r.events)), BigInt(r.total)),
+        );
+        const count = BigInt(tenants.reduce((n, t) => n + t.events, 0));
+        return { tenants, pooled: count ? divideHalfEven(total(tenants), count) : 0n };
+      }
+      case 'UNIQUE_COUNT':
+        return this.uniqueCount(meter, deduped);
+      case 'MAX':
+        return this.peakOfSums(meter, deduped);
+      default: {
+        const never: never = meter.aggregation;
+        throw new Error(`unknown aggregation ${String(never)}`);
+      }
+    }
+  }
+
+  private async uniqueCount(
+    meter: Meter,
+    deduped: SqlFragment,
+  ): Promise<{ tenants: TenantFigures[]; pooled: Quantity }> {
+    const rows = await this.perTenant(deduped, raw("uniqExactIf(s, s != '')"), raw('0'));
+    const tenants = rows.map((r) => {
+      const usage = BigInt(r.total) * UNIT;
+      return { tenantId: r.tenant_id, events: Number(r.events), usage, contribution: usage };
+    });
+    if (meter.pooling === 'distinct-across-tenants') {
+      // A subject seen in several tenants counts once, for the tenant that saw it first.
+      const owners = await this.ch.query<{ owner: string; n: string }>(sql`
+        SELECT owner, toString(count()) AS n FROM (
+          SELECT s, argMin(tenant_id, tuple(t, tenant_id)) AS owner FROM ${deduped} WHERE s != '' GROUP BY s
+        ) GROUP BY owner`);
+      const owned = new Map(owners.map((o) => [o.owner, BigInt(o.n) * UNIT]));
+      for (const t of tenants) t.contribution = owned.get(t.tenantId) ?? 0n;
+    }
+    return { tenants, pooled: tenants.reduce((s, t) => s + t.contribution, 0n) };
+  }
+
+  private async peakOfSums(
+    meter: Meter,
+    deduped: SqlFragment,
+  ): Promise<{ tenants: TenantFigures[]; pooled: Quantity; peakBucketMs?: number }> {
+    const bucketMs = (meter.bucketSeconds ?? 60) * 1000;
+    // Each tenant's maximum per bucket; the pooled peak is the bucket with the largest sum.
+    const perBucket = sql`(
+      SELECT tenant_id, intDiv(t, ${bucketMs}) * ${bucketMs} AS b, max(v) AS mv, count() AS n
+      FROM ${deduped} GROUP BY tenant_id, b
+    )`;
+    const [peak] = await this.ch.query<{ b: string; total: string }>(sql`
+      SELECT toString(b) AS b, toString(sum(toDecimal128(mv, 0))) AS total
+      FROM ${perBucket} GROUP BY b ORDER BY sum(toDecimal128(mv, 0)) DESC, b ASC LIMIT 1`);
+    if (!peak) return { tenants: [], pooled: 0n };
+    const rows = await this.ch.query<{
+      tenant_id: string;
+      events: string;
+      peak: string;
+      at_peak: string;
+    }>(sql`
+      SELECT tenant_id, toString(sum(n)) AS events, toString(max(mv)) AS peak,
+             toString(sumIf(mv, b = ${Number(peak.b)})) AS at_peak
+      FROM ${perBucket} GROUP BY tenant_id ORDER BY tenant_id`);
+    const tenants = rows.map((r) => ({
+      tenantId: r.tenant_id,
+      events: Number(r.events),
+      usage: BigInt(r.peak),
+      contribution: BigInt(r.at_peak),
+    }));
+    return { tenants, pooled: BigInt(peak.total), peakBucketMs: Number(peak.b) };
   }
 }
