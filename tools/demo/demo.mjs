@@ -36,6 +36,8 @@ async function registry(method, pathname, body) {
 }
 
 /** Finds the demo account and its tenants, creating what is missing; gives each tenant a fresh ingest key. */
+let demoAccountId;
+
 async function setUpTenants() {
   let account;
   for (let cursor = ''; !account;) {
@@ -63,6 +65,7 @@ async function setUpTenants() {
       await registry('POST', `/v1/tenants/${tenant.id}/api-keys`, { scopes: ['ingest'], name: 'demo' })
     ).secret;
   }
+  demoAccountId = account.id;
   console.log(
     `\nAccount "${ACCOUNT_NAME}" (${account.id}) with tenants ${tenants.map((t) => `${t.name} (${t.id})`).join(', ')}`,
   );
@@ -111,10 +114,10 @@ async function post(tenant, events) {
   return body;
 }
 
-async function usage(meter, tenantId, from, to) {
+async function usage(meter, tenantId, from, to, accountId) {
   const q = new URLSearchParams({
     meter,
-    tenantId,
+    ...(tenantId ? { tenantId } : { accountId }),
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
   });
@@ -190,6 +193,20 @@ async function main() {
     process.exit(1);
   }
   console.log(`Every tenant's usage matches what its producers sent, duplicates counted once.`);
+
+  console.log(`\nPooled for the account (GET /v1/usage?accountId=…), with each tenant's part:`);
+  for (const meter of ['api_calls', 'voice_minutes']) {
+    const pooled = await usage(meter, undefined, periodStart, today, demoAccountId);
+    const parts = pooled.tenants
+      .map((t) => `${tenants.find((d) => d.id === t.tenantId)?.name ?? t.tenantId} ${t.contribution}`)
+      .join(', ');
+    console.log(`  ${meter}: ${pooled.value} (${parts})`);
+    const want = rows.reduce((sum, r) => sum + (meter === 'api_calls' ? r.api_calls : r.voice_minutes), 0);
+    if (Number(pooled.value) !== want) {
+      console.error(`pooled ${meter} ${pooled.value} is not the tenants' total ${want}`);
+      process.exit(1);
+    }
+  }
 }
 
 main().catch((err) => {
