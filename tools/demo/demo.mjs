@@ -121,7 +121,9 @@ async function usage(meter, tenantId, from, to, accountId) {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
   });
-  const res = await fetch(`${AGGREGATION}/v1/usage?${q}`);
+  const res = await fetch(`${AGGREGATION}/v1/usage?${q}`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
   if (!res.ok) throw new Error(`aggregation answered ${res.status}: ${await res.text()}`);
   return res.json();
 }

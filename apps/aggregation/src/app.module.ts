@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ClickHouseModule } from '@metering/clickhouse';
 import { KafkaModule } from '@metering/kafka';
+import { ManagementKeyGuard, RegistryClient } from '@metering/registry-client';
 import { CLICKHOUSE_MIGRATIONS_DIR } from './clickhouse/usage-events.table';
 import type { AggregationConfig } from './config';
 import { UsageGrpcServer } from './grpc/usage.grpc-server';
@@ -29,7 +30,18 @@ export class AppModule {
         }),
       ],
       controllers: [MetersController, UsageController],
-      providers: [MeterCatalogService, UsageGrpcServer, UsageSinkConsumer, UsageService],
+      providers: [
+        MeterCatalogService,
+        UsageGrpcServer,
+        UsageSinkConsumer,
+        UsageService,
+        ManagementKeyGuard,
+        {
+          provide: RegistryClient,
+          useFactory: () =>
+            new RegistryClient({ url: config.REGISTRY_GRPC_URL, cacheTtlMs: config.KEY_CACHE_TTL_MS }),
+        },
+      ],
     };
   }
 }

@@ -25,4 +25,13 @@ export class AggregationConfig extends ServiceConfig {
 
   @Matches(/^[A-Za-z0-9._-]+$/)
   USAGE_CONSUMER_GROUP: string = 'aggregation.usage-sink';
+
+  /** The registry's gRPC address (management keys, tenant lookups). */
+  @Matches(/^[^\s:]+:\d{1,5}$/)
+  REGISTRY_GRPC_URL: string = '127.0.0.1:50051';
+
+  /** How long management-key checks and tenant lookups are reused. */
+  @IsInt()
+  @Min(0)
+  KEY_CACHE_TTL_MS: number = 5_000;
 }

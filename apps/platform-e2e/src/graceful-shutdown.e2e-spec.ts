@@ -10,6 +10,7 @@ import {
   serviceUrl,
   stackUp,
   stackVar,
+  tenantUsage,
 } from '@metering/testing';
 
 describe('graceful shutdown', () => {
@@ -58,7 +59,6 @@ describe('graceful shutdown', () => {
     } finally {
       await ch.close();
     }
-    const res = await fetch(serviceUrl('aggregation', `/v1/usage?meter=api_calls&tenantId=${tenant}`));
-    expect(await res.json()).toMatchObject({ value: String(accepted), events: accepted });
+    expect(await tenantUsage(tenant)).toMatchObject({ value: String(accepted), events: accepted });
   });
 });

@@ -6,7 +6,7 @@ import {
   postEvents,
   provisionTenants,
   serviceUrl,
-  api,
+  tenantUsage,
 } from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
@@ -43,12 +43,8 @@ describe('ingestion durability', () => {
     expect(retried.body).toMatchObject({ accepted: 20, duplicates: 0 });
     await eventually(
       async () => {
-        const usage = await api(
-          serviceUrl('aggregation'),
-          'GET',
-          `/v1/usage?meter=api_calls&tenantId=${tenantId}`,
-        );
-        return usage.body.events === 20 ? true : undefined;
+        const usage = await tenantUsage(tenantId);
+        return usage.events === 20 ? true : undefined;
       },
       { timeoutMs: 30_000, what: 'the 20 events in ClickHouse' },
     );

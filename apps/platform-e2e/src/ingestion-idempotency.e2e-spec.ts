@@ -1,10 +1,17 @@
-import { api, apiCallEvent, eventually, postEvents, provisionTenants, serviceUrl } from '@metering/testing';
+import {
+  api,
+  apiCallEvent,
+  eventually,
+  postEvents,
+  provisionTenants,
+  serviceUrl,
+  tenantUsage,
+} from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
 
 async function usageEvents(tenantId: string): Promise<number> {
-  const res = await api(serviceUrl('aggregation'), 'GET', `/v1/usage?meter=api_calls&tenantId=${tenantId}`);
-  return res.body.events as number;
+  return (await tenantUsage(tenantId)).events;
 }
 
 describe('ingestion idempotency', () => {

@@ -10,6 +10,7 @@ import {
   postEvents,
   provisionTenants,
   serviceUrl,
+  tenantUsage,
   uniqueName,
 } from '@metering/testing';
 import { UsageClient } from '@metering/usage-sdk';
@@ -18,12 +19,7 @@ const ingestion = serviceUrl('ingestion');
 
 /** Events of one tenant that reached ClickHouse, as aggregation counts them (deduplicated). */
 async function apiCallsOf(tenantId: string): Promise<number> {
-  const usage = await api<{ events: number }>(
-    serviceUrl('aggregation'),
-    'GET',
-    `/v1/usage?meter=api_calls&tenantId=${tenantId}`,
-  );
-  return usage.body.events;
+  return (await tenantUsage(tenantId)).events;
 }
 
 const untilApiCalls = (tenantId: string, expected: number) =>

@@ -5,13 +5,11 @@ import {
   postEvents,
   provisionTenants,
   serviceUrl,
+  stackVar,
+  tenantUsage,
 } from '@metering/testing';
 
-async function usageOf(tenantId: string): Promise<{ value: string; events: number }> {
-  const res = await fetch(serviceUrl('aggregation', `/v1/usage?meter=api_calls&tenantId=${tenantId}`));
-  expect(res.status).toBe(200);
-  return (await res.json()) as { value: string; events: number };
-}
+const usageOf = (tenantId: string) => tenantUsage(tenantId);
 
 describe('walking skeleton', () => {
   it.each(SERVICE_NAMES)('%s serves /health, /ready, /metrics and /docs', async (name) => {
@@ -49,7 +47,9 @@ describe('walking skeleton', () => {
   });
 
   it('answers bad input with an error naming the field', async () => {
-    const res = await fetch(serviceUrl('aggregation', '/v1/usage?meter=api_calls&tenantId=a%20b'));
+    const res = await fetch(serviceUrl('aggregation', '/v1/usage?meter=api_calls&tenantId=a%20b'), {
+      headers: { authorization: `Bearer ${stackVar('ADMIN_KEY')}` },
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
       error: { code: 'validation_failed', details: [{ field: 'tenantId' }] },

@@ -6,3 +6,4 @@ export * from './rfc3339';
 export * from './topics';
 export * from './usage-event';
 export * from './validation';
+export * from './roles';

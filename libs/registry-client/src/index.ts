@@ -1,2 +1,3 @@
 export * from './key-cache';
 export * from './registry-client';
+export * from './management-key.guard';

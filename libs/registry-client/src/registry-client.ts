@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { AppError, PROTO_FILES } from '@metering/contracts';
+import { AppError, PROTO_FILES, ROLES, type Role } from '@metering/contracts';
 import { GrpcClient } from '@metering/service-kit';
 import { KeyCache, keyCheckCacheKey } from './key-cache';
 
@@ -18,6 +18,13 @@ export interface TenantInfo {
   id: string;
   accountId: string;
   status: string;
+}
+
+/** Who holds a management key: a platform admin (no account) or a role in one account. */
+export interface ManagementPrincipal {
+  keyId: string;
+  role: Role;
+  accountId: string | null;
 }
 
 export interface RegistryClientOptions {
@@ -41,6 +48,10 @@ export class RegistryClient {
   private readonly grpc: GrpcClient;
   private readonly cache: KeyCache<KeyCheck>;
   private readonly tenants = new Map<string, { tenant: TenantInfo | null; expiresAt: number }>();
+  private readonly principals = new Map<
+    string,
+    { principal: ManagementPrincipal | null; expiresAt: number }
+  >();
 
   constructor(private readonly options: RegistryClientOptions) {
     this.grpc = new GrpcClient(PROTO_FILES.registry, 'metering.registry.v1.TenantRegistry', options.url);
@@ -58,6 +69,27 @@ export class RegistryClient {
       });
     this.cache.set(cacheKey, answer);
     return answer;
+  }
+
+  /** The holder of a management key, or null when the key is not valid; cached like key checks. */
+  async verifyManagementKey(secret: string): Promise<ManagementPrincipal | null> {
+    const cacheKey = keyCheckCacheKey(secret, 'management');
+    const cached = this.principals.get(cacheKey);
+    if (cached && cached.expiresAt > Date.now()) return cached.principal;
+    const answer = await this.grpc
+      .unary<{ valid: boolean; keyId: string; role: string; accountId: string }>(
+        'VerifyManagementKey',
+        { key: secret },
+        this.options.timeoutMs ?? 2_000,
+      )
+      .catch((err: grpc.ServiceError) => {
+        throw unavailable(err);
+      });
+    const role = ROLES.find((r) => r === answer.role);
+    const principal =
+      answer.valid && role ? { keyId: answer.keyId, role, accountId: answer.accountId || null } : null;
+    this.principals.set(cacheKey, { principal, expiresAt: Date.now() + this.options.cacheTtlMs });
+    return principal;
   }
 
   /** A tenant by id (null when the registry does not know it), cached like key checks. */
@@ -93,5 +125,10 @@ export class RegistryClient {
 
   close(): void {
     this.grpc.close();
+  }
+
+  /** Nest lifecycle: closes the channel when the module holding the client stops. */
+  onModuleDestroy(): void {
+    this.close();
   }
 }

@@ -78,3 +78,19 @@ export async function provisionTenants(count: number): Promise<ProvisionedAccoun
   }
   return { accountId: account.body.id, ownerKey: owner.body.secret, tenants };
 }
+
+/** A tenant's usage of one meter as aggregation answers it (read with the platform admin key). */
+export async function tenantUsage(
+  tenantId: string,
+  meter = 'api_calls',
+): Promise<{ value: string; events: number; [field: string]: unknown }> {
+  const res = await api<{ value: string; events: number }>(
+    serviceUrl('aggregation'),
+    'GET',
+    `/v1/usage?meter=${meter}&tenantId=${encodeURIComponent(tenantId)}`,
+    { key: stackVar('ADMIN_KEY') },
+  );
+  if (res.status !== 200)
+    throw new Error(`GET /v1/usage answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}

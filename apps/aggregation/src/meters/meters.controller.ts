@@ -1,9 +1,14 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CAN } from '@metering/contracts';
 import type { Meter } from '@metering/meters';
+import { Allow, ManagementKeyGuard } from '@metering/registry-client';
 import { MeterCatalogService } from './meter-catalog.service';
 
 @ApiTags('meters')
+@ApiBearerAuth()
+@UseGuards(ManagementKeyGuard)
+@Allow(...CAN.read)
 @Controller('v1/meters')
 export class MetersController {
   constructor(private readonly meters: MeterCatalogService) {}

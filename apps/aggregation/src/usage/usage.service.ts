@@ -198,9 +198,8 @@ export class UsageService {
       SELECT tenant_id, intDiv(t, ${bucketMs}) * ${bucketMs} AS b, max(v) AS mv, count() AS n
       FROM ${deduped} GROUP BY tenant_id, b
     )`;
-    const [peak] = await this.ch.query<{ b: string; total: string }>(sql`
-      SELECT toString(b) AS b, toString(sum(toDecimal128(mv, 0))) AS total
-      FROM ${perBucket} GROUP BY b ORDER BY sum(toDecimal128(mv, 0)) DESC, b ASC LIMIT 1`);
+    const [peak] = await this.ch.query<{ b: string }>(sql`
+      SELECT toString(b) AS b FROM ${perBucket} GROUP BY b ORDER BY sum(toDecimal128(mv, 0)) DESC, b ASC LIMIT 1`);
     if (!peak) return { tenants: [], pooled: 0n };
     const rows = await this.ch.query<{
       tenant_id: string;
@@ -217,6 +216,8 @@ export class UsageService {
       usage: BigInt(r.peak),
       contribution: BigInt(r.at_peak),
     }));
-    return { tenants, pooled: BigInt(peak.total), peakBucketMs: Number(peak.b) };
+    // The pooled figure from the same read as the parts, so they always add up.
+    const pooled = tenants.reduce((sum, t) => sum + t.contribution, 0n);
+    return { tenants, pooled, peakBucketMs: Number(peak.b) };
   }
 }

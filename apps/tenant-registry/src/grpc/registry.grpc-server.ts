@@ -30,6 +30,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, OnModuleDestr
       {
         VerifyKey: (request: { key?: string; requiredScope?: string }) => this.verifyKey(request),
         GetTenant: (request: { tenantId?: string }) => this.getTenant(request),
+        VerifyManagementKey: (request: { key?: string }) => this.verifyManagementKey(request),
       },
       logger,
     );
@@ -55,6 +56,17 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, OnModuleDestr
       cacheTtlMs: this.config.KEY_CACHE_TTL_MS,
       keyId: result.keyId ?? '',
       reason: result.reason ?? '',
+    };
+  }
+
+  private async verifyManagementKey(request: { key?: string }) {
+    const principal = await this.registry.store.authenticate(request.key ?? '');
+    return {
+      valid: principal !== undefined,
+      keyId: principal?.keyId ?? '',
+      role: principal?.role ?? '',
+      accountId: principal?.accountId ?? '',
+      cacheTtlMs: this.config.KEY_CACHE_TTL_MS,
     };
   }
 
