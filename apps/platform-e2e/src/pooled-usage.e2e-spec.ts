@@ -136,3 +136,58 @@ describe('pooled usage from ClickHouse', () => {
     ]);
   });
 });
+
+describe('pooled usage per window', () => {
+  it('pools each window on its own: the peak and the distinct users of each minute', async () => {
+    const { accountId, ownerKey, tenants } = await provisionTenants(2);
+    const start = Math.floor((Date.now() - HOUR) / 60_000) * 60_000;
+    const at = (minute: number, second: number) =>
+      new Date(start + minute * 60_000 + second * 1000).toISOString();
+    const event = (time: string, patch: Record<string, unknown>) => ({
+      specversion: '1.0',
+      id: randomUUID(),
+      source: 'e2e://windows',
+      time,
+      ...patch,
+    });
+    const gauge = (time: string, concurrent: number) =>
+      event(time, { type: 'connections.sampled', data: { concurrent } });
+    const active = (time: string, subject: string) => event(time, { type: 'user.active', subject, data: {} });
+    const sent = [
+      [gauge(at(0, 5), 4), gauge(at(1, 5), 9), active(at(0, 1), 'u1'), active(at(1, 1), 'u1')],
+      [gauge(at(0, 6), 3), gauge(at(1, 6), 1), active(at(0, 2), 'u2'), active(at(2, 2), 'u3')],
+    ];
+    for (const [i, events] of sent.entries()) {
+      expect((await postEvents(ingestion, events, tenants[i].apiKey)).body.accepted).toBe(events.length);
+    }
+    const windowed = async (meter: string, expectedEvents: number) => {
+      const query = new URLSearchParams({ meter, accountId, from: at(0, 0), to: at(3, 0), window: 'minute' });
+      const read = () =>
+        api(serviceUrl('aggregation'), 'GET', `/v1/usage?${query.toString()}`, { key: ownerKey });
+      await eventually(async () => ((await read()).body.events === expectedEvents ? true : undefined), {
+        timeoutMs: 30_000,
+        what: `${expectedEvents} ${meter} events`,
+      });
+      const body = (await read()).body as { value: string; windows: { from: string; value: string }[] };
+      return { value: body.value, windows: body.windows.map((w) => [w.from, w.value]) };
+    };
+    // Peaks: minute 0 → 4 + 3, minute 1 → 9 + 1, minute 2 → nothing; over the range: 10.
+    expect(await windowed('pcc', 4)).toEqual({
+      value: '10',
+      windows: [
+        [at(0, 0), '7'],
+        [at(1, 0), '10'],
+        [at(2, 0), '0'],
+      ],
+    });
+    // Users per tenant added: minute 0 → u1 + u2, minute 1 → u1, minute 2 → u3; over the range {u1} + {u2, u3}.
+    expect(await windowed('mau', 4)).toEqual({
+      value: '3',
+      windows: [
+        [at(0, 0), '2'],
+        [at(1, 0), '1'],
+        [at(2, 0), '1'],
+      ],
+    });
+  });
+});

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { ID_PATTERN, IsRfc3339 } from '@metering/contracts';
+import { USAGE_WINDOWS, type UsageWindow } from './usage-windows';
 
 export class UsageQueryDto {
   @ApiProperty({ example: 'api_calls' })
@@ -29,4 +30,12 @@ export class UsageQueryDto {
   @IsOptional()
   @IsRfc3339()
   to?: string;
+
+  @ApiPropertyOptional({
+    enum: USAGE_WINDOWS,
+    description: 'Also pooled per window (UTC calendar for day and month)',
+  })
+  @IsOptional()
+  @IsIn(USAGE_WINDOWS)
+  window?: UsageWindow;
 }

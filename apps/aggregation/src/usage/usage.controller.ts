@@ -35,6 +35,7 @@ export class UsageController {
       tenantId: query.tenantId,
       fromMs: query.from ? Date.parse(query.from) : 0,
       toMs: query.to ? Date.parse(query.to) : Date.now(),
+      window: query.window,
     });
   }
 

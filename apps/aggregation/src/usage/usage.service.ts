@@ -4,6 +4,7 @@ import { AppError } from '@metering/contracts';
 import { UNIT, divideHalfEven, formatQuantity, type Meter, type Quantity } from '@metering/meters';
 import { METER_VALUES_TABLE } from '../clickhouse/usage-events.table';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
+import { MAX_WINDOWS, windowsOf, type UsageWindow } from './usage-windows';
 
 export interface UsageQuery {
   meter: string;
@@ -11,6 +12,7 @@ export interface UsageQuery {
   tenantId?: string;
   fromMs: number;
   toMs: number;
+  window?: UsageWindow;
 }
 
 export interface TenantUsageView {
@@ -35,6 +37,8 @@ export interface UsageResult {
   tenants: TenantUsageView[];
   /** MAX meters: start of the bucket where the pooled peak was reached. */
   peakBucketStart?: string;
+  /** With `window`: the same, pooled within each window (clipped to the range). */
+  windows?: Omit<UsageResult, 'meter' | 'aggregation' | 'accountId' | 'tenantId' | 'windows'>[];
 }
 
 interface TenantRow {
@@ -72,13 +76,29 @@ export class UsageService {
     if (query.toMs <= query.fromMs) {
       throw new AppError('invalid', 'invalid_range', '`to` must be after `from`', { field: 'to' });
     }
-    const deduped = this.deduplicated(meter, query);
-    const { tenants, pooled, peakBucketMs } = await this.pool(meter, deduped);
+    const windows = query.window ? windowsOf(query.fromMs, query.toMs, query.window) : undefined;
+    if (query.window && !windows) {
+      throw new AppError('invalid', 'range_too_large', `at most ${MAX_WINDOWS} windows per query`, {
+        field: 'window',
+      });
+    }
+    const whole = await this.over(meter, query);
+    const perWindow = [];
+    // Each window pooled on its own (a peak or a distinct count does not add up across windows).
+    for (const w of windows ?? []) perWindow.push(await this.over(meter, { ...query, ...w }));
     return {
       meter: meter.key,
       aggregation: meter.aggregation,
       ...(query.accountId ? { accountId: query.accountId } : {}),
       ...(query.tenantId ? { tenantId: query.tenantId } : {}),
+      ...whole,
+      ...(windows ? { windows: perWindow } : {}),
+    };
+  }
+
+  private async over(meter: Meter, query: UsageQuery): Promise<NonNullable<UsageResult['windows']>[number]> {
+    const { tenants, pooled, peakBucketMs } = await this.pool(meter, this.deduplicated(meter, query));
+    return {
       from: new Date(query.fromMs).toISOString(),
       to: new Date(query.toMs).toISOString(),
       value: formatQuantity(pooled),
