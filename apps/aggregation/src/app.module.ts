@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AGGREGATION_MIGRATIONS, MeterStore } from '@metering/aggregation-data-access';
 import { ClickHouseModule } from '@metering/clickhouse';
 import { KafkaModule } from '@metering/kafka';
+import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/persistence';
 import { ManagementKeyGuard, RegistryClient } from '@metering/registry-client';
 import { CLICKHOUSE_MIGRATIONS_DIR } from './clickhouse/usage-events.table';
 import type { AggregationConfig } from './config';
@@ -17,6 +19,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: AGGREGATION_MIGRATIONS }),
         KafkaModule.forRoot({
           brokers: config.KAFKA_BROKERS,
           clientId: `${config.KAFKA_CLIENT_ID}-aggregation`,
@@ -36,6 +39,11 @@ export class AppModule {
         UsageSinkConsumer,
         UsageService,
         ManagementKeyGuard,
+        {
+          provide: MeterStore,
+          inject: [OWNER_DATA_SOURCE],
+          useFactory: (db: Database) => new MeterStore(db),
+        },
         {
           provide: RegistryClient,
           useFactory: () =>

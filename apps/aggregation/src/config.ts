@@ -1,8 +1,9 @@
 import { IsInt, IsString, IsUrl, Matches, Max, Min } from 'class-validator';
-import { Secret, ServiceConfig } from '@metering/config';
+import { DatabaseServiceConfig, Secret } from '@metering/config';
 
-export class AggregationConfig extends ServiceConfig {
+export class AggregationConfig extends DatabaseServiceConfig {
   override PORT: number = 3003;
+  override DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/metering_aggregation';
 
   /** gRPC (meter catalog for ingestion, period usage for billing) listens here. */
   @IsInt()

@@ -33,14 +33,9 @@ describe('aggregation access', () => {
     const meters = await api<{ meters: { key: string }[] }>(aggregation, 'GET', '/v1/meters', {
       key: viewerKey,
     });
-    expect(meters.body.meters.map((m) => m.key).sort()).toEqual([
-      'api_calls',
-      'mau',
-      'pcc',
-      'storage_mb',
-      'video_minutes',
-      'voice_minutes',
-    ]);
+    expect(meters.body.meters.map((m) => m.key)).toEqual(
+      expect.arrayContaining(['api_calls', 'mau', 'pcc', 'storage_mb', 'video_minutes', 'voice_minutes']),
+    );
   });
 
   it("answers another account's account or tenant as not found", async () => {

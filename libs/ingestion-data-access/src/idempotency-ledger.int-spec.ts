@@ -1,26 +1,22 @@
 import { createHash } from 'node:crypto';
-import type { DataSource } from 'typeorm';
-import { createDataSource, databaseName, openDatabase } from '@metering/persistence';
+import { openScratchDatabase } from '@metering/persistence';
 import { stackVar, uniqueName } from '@metering/testing';
 import { INGESTION_MIGRATIONS, IdempotencyLedger, type EventKey } from './idempotency-ledger';
 
 describe(IdempotencyLedger.name, () => {
-  let db: DataSource;
   let ledger: IdempotencyLedger;
-  const url = `${stackVar('POSTGRES_URL')}/${uniqueName('it_ingest').toLowerCase()}`;
+  let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    db = await openDatabase({ url, migrations: INGESTION_MIGRATIONS, poolSize: 20 });
-    ledger = new IdempotencyLedger(db);
+    const scratch = await openScratchDatabase(stackVar('POSTGRES_URL'), 'it_ingest', {
+      migrations: INGESTION_MIGRATIONS,
+      poolSize: 20,
+    });
+    drop = scratch.drop;
+    ledger = new IdempotencyLedger(scratch.db);
   });
 
-  afterAll(async () => {
-    await db.destroy();
-    const server = createDataSource({ url: `${stackVar('POSTGRES_URL')}/postgres` });
-    await server.initialize();
-    await server.query(`DROP DATABASE IF EXISTS "${databaseName(url)}" WITH (FORCE)`);
-    await server.destroy();
-  });
+  afterAll(() => drop());
 
   const key = (id: string, payload = 'h1'): EventKey => ({
     source: 's',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 
@@ -69,4 +70,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     throw err;
   }
   return dataSource;
+}
+
+/**
+ * A freshly named database on a Postgres server, migrated, for one test file or tool run;
+ * `drop` closes and removes it.
+ */
+export async function openScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+  options: Omit<DatabaseOptions, 'url'> = {},
+): Promise<{ db: DataSource; url: string; drop: () => Promise<void> }> {
+  const url = `${serverUrl}/${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`.toLowerCase();
+  const db = await openDatabase({ ...options, url });
+  const drop = async () => {
+    if (db.isInitialized) await db.destroy();
+    const server = createDataSource({ url: `${serverUrl}/postgres` });
+    await server.initialize();
+    try {
+      await server.query(`DROP DATABASE IF EXISTS "${databaseName(url)}" WITH (FORCE)`);
+    } finally {
+      await server.destroy();
+    }
+  };
+  return { db, url, drop };
 }

@@ -18,10 +18,9 @@ export class UsageGrpcServer implements OnApplicationBootstrap, OnModuleDestroy 
         url: `0.0.0.0:${config.GRPC_PORT}`,
       },
       {
-        ListMeters: () =>
-          Promise.resolve({
-            meters: meters.list().map((m) => ({ ...m, bucketSeconds: m.bucketSeconds ?? 0 })),
-          }),
+        ListMeters: async () => ({
+          meters: (await meters.list()).map((m) => ({ ...m, bucketSeconds: m.bucketSeconds ?? 0 })),
+        }),
         GetPeriodUsage: () =>
           Promise.reject(new AppError('unsupported', 'not_implemented', 'period usage is not served yet')),
       },

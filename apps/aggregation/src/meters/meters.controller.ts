@@ -1,7 +1,7 @@
-import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CAN } from '@metering/contracts';
-import type { Meter } from '@metering/meters';
+import { MeterDefinitionDto, type Meter } from '@metering/meters';
 import { Allow, ManagementKeyGuard } from '@metering/registry-client';
 import { MeterCatalogService } from './meter-catalog.service';
 
@@ -13,15 +13,22 @@ import { MeterCatalogService } from './meter-catalog.service';
 export class MetersController {
   constructor(private readonly meters: MeterCatalogService) {}
 
+  @Post()
+  @Allow('platform-admin')
+  @ApiOperation({ summary: 'Create a meter (immutable once created); its events are accepted at once' })
+  create(@Body() definition: MeterDefinitionDto): Promise<Meter> {
+    return this.meters.create(definition);
+  }
+
   @Get()
   @ApiOperation({ summary: 'The meter catalog: which events each meter counts and how' })
-  list(): { meters: readonly Meter[] } {
-    return { meters: this.meters.list() };
+  async list(): Promise<{ meters: readonly Meter[] }> {
+    return { meters: await this.meters.list() };
   }
 
   @Get(':key')
   @ApiOperation({ summary: 'One meter' })
-  get(@Param('key') key: string): Meter {
+  get(@Param('key') key: string): Promise<Meter> {
     return this.meters.get(key);
   }
 }

@@ -47,7 +47,7 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
 
   private async write(messages: ConsumedMessage<UsageEventBatch>[]): Promise<void> {
     const records = messages.flatMap((m) => m.value.records);
-    const { catalog } = this.meters;
+    const catalog = await this.meters.catalogFor(new Set(records.map((r) => r.type)));
     const values = records.flatMap((r) =>
       toMeterValueRows(r, catalog, (meter, reason) =>
         this.logger.warn(

@@ -67,7 +67,7 @@ export class UsageService {
   ) {}
 
   async usage(query: UsageQuery): Promise<UsageResult> {
-    const meter = this.meters.get(query.meter);
+    const meter = await this.meters.get(query.meter);
     if (!query.accountId && !query.tenantId) {
       throw new AppError('invalid', 'validation_failed', 'name an accountId or a tenantId', {
         field: 'accountId',
