@@ -6,7 +6,7 @@ import {
   postEvents,
   provisionTenants,
   serviceUrl,
-  tenantUsage,
+  untilUsageEvents,
 } from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
@@ -41,12 +41,6 @@ describe('ingestion durability', () => {
       { timeoutMs: 30_000, what: 'ingestion to accept after the brokers are back' },
     );
     expect(retried.body).toMatchObject({ accepted: 20, duplicates: 0 });
-    await eventually(
-      async () => {
-        const usage = await tenantUsage(tenantId);
-        return usage.events === 20 ? true : undefined;
-      },
-      { timeoutMs: 30_000, what: 'the 20 events in ClickHouse' },
-    );
+    await untilUsageEvents(tenantId, 20);
   });
 });

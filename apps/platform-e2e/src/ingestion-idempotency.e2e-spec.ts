@@ -1,18 +1,13 @@
 import {
   api,
   apiCallEvent,
-  eventually,
   postEvents,
   provisionTenants,
   serviceUrl,
-  tenantUsage,
+  untilUsageEvents,
 } from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
-
-async function usageEvents(tenantId: string): Promise<number> {
-  return (await tenantUsage(tenantId)).events;
-}
 
 describe('ingestion idempotency', () => {
   it('reports a repeated event as a duplicate and a changed payload under the same id as a conflict', async () => {
@@ -53,6 +48,6 @@ describe('ingestion idempotency', () => {
     expect(responses.every((r) => r.status === 202)).toBe(true);
     expect(responses.reduce((n, r) => n + r.body.accepted, 0)).toBe(1);
     expect(responses.reduce((n, r) => n + r.body.duplicates, 0)).toBe(49);
-    await eventually(async () => ((await usageEvents(tenantId)) === 1 ? true : undefined));
+    await untilUsageEvents(tenantId, 1);
   });
 });

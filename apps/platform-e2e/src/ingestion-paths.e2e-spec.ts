@@ -10,23 +10,12 @@ import {
   postEvents,
   provisionTenants,
   serviceUrl,
-  tenantUsage,
+  untilUsageEvents,
   uniqueName,
 } from '@metering/testing';
 import { UsageClient } from '@metering/usage-sdk';
 
 const ingestion = serviceUrl('ingestion');
-
-/** Events of one tenant that reached ClickHouse, as aggregation counts them (deduplicated). */
-async function apiCallsOf(tenantId: string): Promise<number> {
-  return (await tenantUsage(tenantId)).events;
-}
-
-const untilApiCalls = (tenantId: string, expected: number) =>
-  eventually(async () => ((await apiCallsOf(tenantId)) === expected ? true : undefined), {
-    timeoutMs: 30_000,
-    what: `${expected} api calls of ${tenantId} in ClickHouse`,
-  });
 
 describe('gRPC ingest', () => {
   const client = new GrpcClient(PROTO_FILES.ingestion, 'metering.ingestion.v1.Ingestion', '127.0.0.1:50052');
@@ -52,7 +41,7 @@ describe('gRPC ingest', () => {
     expect(again).toMatchObject({ accepted: 0, duplicates: 1, conflicts: [{ index: 1 }] });
     // Sent over REST too: still one event.
     expect((await postEvents(ingestion, [events[0]], apiKey)).body.duplicates).toBe(1);
-    await untilApiCalls(tenantId, 1);
+    await untilUsageEvents(tenantId, 1);
   });
 
   it('names a body element that is not JSON', async () => {
@@ -124,7 +113,7 @@ describe('direct Kafka producers (usage.ingest.v1)', () => {
     const after = apiCallEvent({ tenantid: tenantId });
     await send([good, poison, noTenant, unknownTenant, badType, after]);
 
-    await untilApiCalls(tenantId, 2);
+    await untilUsageEvents(tenantId, 2);
     expect((await deadLetterOf(poison)).reason).toMatch(/^value is not JSON/);
     expect(await deadLetterOf(JSON.stringify(noTenant))).toEqual({
       reason: 'tenantid: required for events sent to usage.ingest.v1',
@@ -165,6 +154,6 @@ describe(UsageClient.name, () => {
     );
     await client.close();
     expect(outcomes.every((o) => o.status === 'accepted')).toBe(true);
-    await untilApiCalls(tenantId, 1_000);
+    await untilUsageEvents(tenantId, 1_000);
   });
 });

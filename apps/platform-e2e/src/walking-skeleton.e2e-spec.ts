@@ -9,8 +9,6 @@ import {
   tenantUsage,
 } from '@metering/testing';
 
-const usageOf = (tenantId: string) => tenantUsage(tenantId);
-
 describe('walking skeleton', () => {
   it.each(SERVICE_NAMES)('%s serves /health, /ready, /metrics and /docs', async (name) => {
     expect((await fetch(serviceUrl(name, '/health'))).status).toBe(200);
@@ -40,7 +38,7 @@ describe('walking skeleton', () => {
     await postEvents(serviceUrl('ingestion'), events, apiKey);
 
     const usage = await eventually(async () => {
-      const u = await usageOf(tenant);
+      const u = await tenantUsage(tenant);
       return u.events >= 25 ? u : undefined;
     });
     expect(usage).toEqual(expect.objectContaining({ value: '25', events: 25 }));

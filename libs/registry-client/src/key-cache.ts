@@ -5,6 +5,21 @@ export function keyCheckCacheKey(secret: string, scope: string | undefined): str
   return `${scope ?? ''}:${createHash('sha256').update(secret).digest('base64')}`;
 }
 
+/** A registry event as far as cached key checks care: its type, tenant and aggregate (key) id. */
+export interface RegistryChange {
+  type: string;
+  tenantId?: string | null;
+  aggregateId: string;
+}
+
+const TENANT_STATE_EVENTS = new Set([
+  'tenant.suspended',
+  'tenant.resumed',
+  'tenant.deleted',
+  'tenant.purged',
+]);
+const KEY_EVENTS = new Set(['api_key.revoked', 'api_key.expiry_set']);
+
 /** A TTL cache of key checks, keyed by a digest of the secret, droppable by tenant or key id. */
 export class KeyCache<V extends { tenantId?: string; keyId?: string }> {
   private readonly entries = new Map<string, { at: number; value: V }>();
@@ -44,6 +59,12 @@ export class KeyCache<V extends { tenantId?: string; keyId?: string }> {
 
   forgetKey(keyId: string): void {
     for (const [k, v] of this.entries) if (v.value.keyId === keyId) this.entries.delete(k);
+  }
+
+  /** Drops what a registry change makes stale: a tenant's entries when its state changed, a key's when it was revoked or its expiry set. */
+  forgetChanged(change: RegistryChange): void {
+    if (TENANT_STATE_EVENTS.has(change.type) && change.tenantId) this.forgetTenant(change.tenantId);
+    if (KEY_EVENTS.has(change.type)) this.forgetKey(change.aggregateId);
   }
 
   get size(): number {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AppError, PROTO_FILES, ROLES, type Role } from '@metering/contracts';
 import { GrpcClient } from '@metering/service-kit';
-import { KeyCache, keyCheckCacheKey } from './key-cache';
+import { KeyCache, keyCheckCacheKey, type RegistryChange } from './key-cache';
 
 export interface KeyCheck {
   valid: boolean;
@@ -47,15 +47,14 @@ const unavailable = (err: grpc.ServiceError) =>
 export class RegistryClient {
   private readonly grpc: GrpcClient;
   private readonly cache: KeyCache<KeyCheck>;
-  private readonly tenants = new Map<string, { tenant: TenantInfo | null; expiresAt: number }>();
-  private readonly principals = new Map<
-    string,
-    { principal: ManagementPrincipal | null; expiresAt: number }
-  >();
+  private readonly tenants: KeyCache<{ tenantId: string; tenant: TenantInfo | null }>;
+  private readonly principals: KeyCache<{ keyId?: string; principal: ManagementPrincipal | null }>;
 
   constructor(private readonly options: RegistryClientOptions) {
     this.grpc = new GrpcClient(PROTO_FILES.registry, 'metering.registry.v1.TenantRegistry', options.url);
     this.cache = new KeyCache(options.cacheTtlMs);
+    this.tenants = new KeyCache(options.cacheTtlMs);
+    this.principals = new KeyCache(options.cacheTtlMs);
   }
 
   async verifyKey(secret: string, requiredScope: string): Promise<KeyCheck> {
@@ -75,7 +74,7 @@ export class RegistryClient {
   async verifyManagementKey(secret: string): Promise<ManagementPrincipal | null> {
     const cacheKey = keyCheckCacheKey(secret, 'management');
     const cached = this.principals.get(cacheKey);
-    if (cached && cached.expiresAt > Date.now()) return cached.principal;
+    if (cached) return cached.principal;
     const answer = await this.grpc
       .unary<{ valid: boolean; keyId: string; role: string; accountId: string }>(
         'VerifyManagementKey',
@@ -88,14 +87,14 @@ export class RegistryClient {
     const role = ROLES.find((r) => r === answer.role);
     const principal =
       answer.valid && role ? { keyId: answer.keyId, role, accountId: answer.accountId || null } : null;
-    this.principals.set(cacheKey, { principal, expiresAt: Date.now() + this.options.cacheTtlMs });
+    this.principals.set(cacheKey, { ...(principal ? { keyId: principal.keyId } : {}), principal });
     return principal;
   }
 
   /** A tenant by id (null when the registry does not know it), cached like key checks. */
   async getTenant(tenantId: string): Promise<TenantInfo | null> {
     const cached = this.tenants.get(tenantId);
-    if (cached && cached.expiresAt > Date.now()) return cached.tenant;
+    if (cached) return cached.tenant;
     const tenant = await this.grpc
       .unary<TenantInfo>('GetTenant', { tenantId }, this.options.timeoutMs ?? 2_000)
       .catch((err: grpc.ServiceError) => {
@@ -103,19 +102,16 @@ export class RegistryClient {
         throw unavailable(err);
       });
     this.tenants.set(tenantId, {
+      tenantId,
       tenant: tenant && { id: tenant.id, accountId: tenant.accountId, status: tenant.status },
-      expiresAt: Date.now() + this.options.cacheTtlMs,
     });
     return tenant;
   }
 
-  forgetTenant(tenantId: string): void {
-    this.cache.forgetTenant(tenantId);
-    this.tenants.delete(tenantId);
-  }
-
-  forgetKey(keyId: string): void {
-    this.cache.forgetKey(keyId);
+  /** Drops cached answers a registry change made stale (tenant state, key revocation). */
+  forgetChanged(change: RegistryChange): void {
+    this.cache.forgetChanged(change);
+    this.tenants.forgetChanged(change);
   }
 
   /** Readiness: the channel to the registry connects. */

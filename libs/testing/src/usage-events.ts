@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { api } from './http';
 import { serviceUrl } from './services';
-import { stackVar, uniqueName } from './stack';
+import { eventually, stackVar, uniqueName } from './stack';
 
 /** A CloudEvent for `api.call` (meter api_calls), with overridable fields. */
 export function apiCallEvent(patch: Record<string, unknown> = {}): Record<string, unknown> {
@@ -93,4 +93,15 @@ export async function tenantUsage(
   if (res.status !== 200)
     throw new Error(`GET /v1/usage answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/** Waits until aggregation counts exactly `expected` events of the tenant for the meter. */
+export function untilUsageEvents(tenantId: string, expected: number, meter = 'api_calls'): Promise<true> {
+  return eventually(
+    async () => ((await tenantUsage(tenantId, meter)).events === expected ? true : undefined),
+    {
+      timeoutMs: 30_000,
+      what: `${expected} ${meter} events of ${tenantId} in ClickHouse`,
+    },
+  );
 }

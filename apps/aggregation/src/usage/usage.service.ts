@@ -45,7 +45,6 @@ interface TenantRow {
   tenant_id: string;
   events: string;
   total: string;
-  extra: string;
 }
 
 interface TenantFigures {
@@ -126,10 +125,10 @@ export class UsageService {
     )`;
   }
 
-  /** Per tenant: events, a total and one more figure, as the aggregation needs them. */
-  private perTenant(deduped: SqlFragment, total: SqlFragment, extra: SqlFragment): Promise<TenantRow[]> {
+  /** Per tenant: its events and one figure, as the aggregation needs it. */
+  private perTenant(deduped: SqlFragment, total: SqlFragment): Promise<TenantRow[]> {
     return this.ch.query<TenantRow>(sql`
-      SELECT tenant_id, toString(count()) AS events, toString(${total}) AS total, toString(${extra}) AS extra
+      SELECT tenant_id, toString(count()) AS events, toString(${total}) AS total
       FROM ${deduped} GROUP BY tenant_id ORDER BY tenant_id`);
   }
 
@@ -148,20 +147,20 @@ export class UsageService {
     switch (meter.aggregation) {
       case 'COUNT':
       case 'SUM': {
-        const tenants = (await this.perTenant(deduped, sum, raw('0'))).map((r) =>
+        const tenants = (await this.perTenant(deduped, sum)).map((r) =>
           partial(r, BigInt(r.total)),
         );
         return { tenants, pooled: total(tenants) };
       }
       case 'LATEST': {
         const latest = raw('argMax(v, tuple(t, event_id))');
-        const tenants = (await this.perTenant(deduped, latest, raw('0'))).map((r) =>
+        const tenants = (await this.perTenant(deduped, latest)).map((r) =>
           partial(r, BigInt(r.total)),
         );
         return { tenants, pooled: total(tenants) };
       }
       case 'MIN': {
-        const rows = await this.perTenant(deduped, raw('min(v)'), raw('0'));
+        const rows = await this.perTenant(deduped, raw('min(v)'));
         const tenants = rows.map((r) => partial(r, BigInt(r.total), 0n));
         const pooled = tenants.reduce((m, t) => (t.usage < m ? t.usage : m), tenants[0]?.usage ?? 0n);
         const holder = tenants.find((t) => t.usage === pooled);
@@ -169,7 +168,7 @@ export class UsageService {
         return { tenants, pooled };
       }
       case 'AVG': {
-        const rows = await this.perTenant(deduped, sum, raw('0'));
+        const rows = await this.perTenant(deduped, sum);
         const tenants = rows.map((r) =>
           partial(r, divideHalfEven(BigInt(r.total), BigInt(r.events)), BigInt(r.total)),
         );
@@ -191,7 +190,7 @@ export class UsageService {
     meter: Meter,
     deduped: SqlFragment,
   ): Promise<{ tenants: TenantFigures[]; pooled: Quantity }> {
-    const rows = await this.perTenant(deduped, raw("uniqExactIf(s, s != '')"), raw('0'));
+    const rows = await this.perTenant(deduped, raw("uniqExactIf(s, s != '')"));
     const tenants = rows.map((r) => {
       const usage = BigInt(r.total) * UNIT;
       return { tenantId: r.tenant_id, events: Number(r.events), usage, contribution: usage };

@@ -11,14 +11,6 @@ export interface AuthenticatedTenant {
   accountId: string;
 }
 
-const TENANT_STATE_EVENTS = new Set([
-  'tenant.suspended',
-  'tenant.resumed',
-  'tenant.deleted',
-  'tenant.purged',
-]);
-const KEY_EVENTS = new Set(['api_key.revoked', 'api_key.expiry_set']);
-
 /**
  * Who is sending: the tenant behind an API key with scope `ingest`, checked through the
  * registry's gRPC with a local cache. Registry events drop cached answers as soon as a tenant
@@ -46,11 +38,7 @@ export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestro
       topic: REGISTRY_EVENTS_TOPIC,
       fromBeginning: false,
       handler: (messages) => {
-        for (const { value: event } of messages) {
-          if (TENANT_STATE_EVENTS.has(event.type) && event.tenantId)
-            this.registry.forgetTenant(event.tenantId);
-          if (KEY_EVENTS.has(event.type)) this.registry.forgetKey(event.aggregateId);
-        }
+        for (const { value: event } of messages) this.registry.forgetChanged(event);
         return Promise.resolve();
       },
     });

@@ -53,7 +53,9 @@ export class DirectIntakeConsumer implements OnApplicationBootstrap, OnModuleDes
         deadLetter.push({ message, reason: 'tenantid: required for events sent to usage.ingest.v1' });
         continue;
       }
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), message]);
+      const group = byTenant.get(tenantId);
+      if (group) group.push(message);
+      else byTenant.set(tenantId, [message]);
     }
     for (const [tenantId, group] of byTenant) {
       const tenant = await this.auth.tenantForDirectIntake(tenantId);

@@ -10,14 +10,6 @@ import { RegistryService } from '../registry/registry.service';
  * A committed change to a key or its tenant's state in this process drops the entries at once;
  * other instances see the change within KEY_CACHE_TTL_MS.
  */
-const TENANT_STATE_EVENTS = new Set([
-  'tenant.suspended',
-  'tenant.resumed',
-  'tenant.deleted',
-  'tenant.purged',
-]);
-const KEY_EVENTS = new Set(['api_key.revoked', 'api_key.expiry_set']);
-
 @Injectable()
 export class KeyVerifier {
   private readonly cache: KeyCache<KeyVerification>;
@@ -29,10 +21,7 @@ export class KeyVerifier {
     this.cache = new KeyCache(config.KEY_CACHE_TTL_MS);
     // Whatever changes what a key check answers drops the cached checks, whichever path wrote it.
     registry.store.onCommitted((events) => {
-      for (const e of events) {
-        if (TENANT_STATE_EVENTS.has(e.type) && e.tenantId) this.cache.forgetTenant(e.tenantId);
-        if (KEY_EVENTS.has(e.type)) this.cache.forgetKey(e.streamId);
-      }
+      for (const e of events) this.cache.forgetChanged({ ...e, aggregateId: e.streamId });
     });
   }
 
