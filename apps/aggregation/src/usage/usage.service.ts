@@ -147,16 +147,12 @@ export class UsageService {
     switch (meter.aggregation) {
       case 'COUNT':
       case 'SUM': {
-        const tenants = (await this.perTenant(deduped, sum)).map((r) =>
-          partial(r, BigInt(r.total)),
-        );
+        const tenants = (await this.perTenant(deduped, sum)).map((r) => partial(r, BigInt(r.total)));
         return { tenants, pooled: total(tenants) };
       }
       case 'LATEST': {
         const latest = raw('argMax(v, tuple(t, event_id))');
-        const tenants = (await this.perTenant(deduped, latest)).map((r) =>
-          partial(r, BigInt(r.total)),
-        );
+        const tenants = (await this.perTenant(deduped, latest)).map((r) => partial(r, BigInt(r.total)));
         return { tenants, pooled: total(tenants) };
       }
       case 'MIN': {
