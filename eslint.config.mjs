@@ -58,10 +58,12 @@ function boundaries({ tests }) {
         onlyDependOnLibsWithTags: [...libraryKinds, 'type:testing'],
       },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-      ...['tenant-registry', 'ingestion', 'aggregation', 'billing', 'audit'].map((scope) => ({
-        sourceTag: `scope:${scope}`,
-        onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared'],
-      })),
+      ...['tenant-registry', 'ingestion', 'aggregation', 'billing', 'audit', 'webhooks', 'dashboard'].map(
+        (scope) => ({
+          sourceTag: `scope:${scope}`,
+          onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared'],
+        }),
+      ),
     ],
   };
 }

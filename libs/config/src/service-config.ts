@@ -24,6 +24,15 @@ export class ServiceConfig {
   @Matches(/^[A-Za-z0-9._-]+$/)
   KAFKA_CLIENT_ID: string = 'metering';
 
+  /**
+   * How long a consumer may go silent before the group gives its partitions to another member.
+   * Also bounds how long a restarted process waits to rejoin after its predecessor was killed.
+   */
+  @IsInt()
+  @Min(3_000)
+  @Max(300_000)
+  KAFKA_SESSION_TIMEOUT_MS: number = 30_000;
+
   /** How long shutdown may take to finish in-flight work before the process exits anyway. */
   @IsInt()
   @Min(0)

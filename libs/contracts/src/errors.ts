@@ -36,3 +36,23 @@ export class AppError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A 400 naming each field that failed and why (the shape DTO validation answers with). */
+export function validationFailed(details: FieldError[]): AppError {
+  return new AppError(
+    'invalid',
+    'validation_failed',
+    `invalid ${details.map((d) => d.field).join(', ')}`,
+    details,
+  );
+}
+
+/** A request field that is well-formed but not acceptable: a 400 naming it, like DTO validation. */
+export function invalidField(field: string, reasons: string[]): AppError {
+  return new AppError('invalid', 'validation_failed', `invalid ${field}: ${reasons.join('; ')}`, [
+    { field, reasons },
+  ]);
+}
+
+/** The largest value a Postgres `integer` column (versions, counters) holds. */
+export const MAX_INT32 = 2_147_483_647;

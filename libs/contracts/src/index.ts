@@ -7,3 +7,5 @@ export * from './topics';
 export * from './usage-event';
 export * from './validation';
 export * from './roles';
+export * from './billing-events';
+export * from './webhook-events';

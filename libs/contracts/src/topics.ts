@@ -56,6 +56,8 @@ const domainTopic = (service: string) =>
 export const REGISTRY_EVENTS_TOPIC = domainTopic('registry');
 export const BILLING_EVENTS_TOPIC = domainTopic('billing');
 export const QUOTA_EVENTS_TOPIC = domainTopic('quota');
+/** Lifecycle of webhook endpoints (types and data in webhook-events.ts). */
+export const WEBHOOKS_EVENTS_TOPIC = domainTopic('webhooks');
 
 /** Names of every topic contract, for provisioning and docs. */
 export const ALL_TOPICS: readonly Pick<TopicContract<object>, 'name' | 'deadLetter'>[] = [
@@ -64,6 +66,7 @@ export const ALL_TOPICS: readonly Pick<TopicContract<object>, 'name' | 'deadLett
   REGISTRY_EVENTS_TOPIC,
   BILLING_EVENTS_TOPIC,
   QUOTA_EVENTS_TOPIC,
+  WEBHOOKS_EVENTS_TOPIC,
 ];
 
 /** Every topic name the platform uses, dead-letter topics included (for provisioning). */

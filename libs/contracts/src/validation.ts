@@ -24,3 +24,59 @@ export function validateAs<T extends object>(cls: new () => T, input: unknown): 
   const errors = validateSync(value, { forbidUnknownValues: true, stopAtFirstError: true });
   return errors.length ? { ok: false, errors: flattenValidationErrors(errors) } : { ok: true, value };
 }
+
+/** Deepest nesting of objects and arrays accepted from outside. */
+export const MAX_INPUT_DEPTH = 32;
+
+/** Most problems one refusal lists, so a hostile request cannot make the answer huge. */
+const MAX_PROBLEMS = 20;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a text cannot be stored and read back exactly as sent, if it cannot: NUL, which Postgres
+ * refuses in text and jsonb, and unpaired UTF-16 surrogates, which have no UTF-8 form (Postgres
+ * jsonb and ClickHouse refuse them; a text column would store a replacement character instead).
+ */
+export function unstorableText(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL (\\u0000) characters';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it has an unpaired surrogate)';
+  return undefined;
+}
+
+/**
+ * Every place in an untrusted value (request body, query or path parameter) that no service can
+ * take as sent: a string or property name {@link unstorableText} refuses, or nesting deeper than
+ * {@link MAX_INPUT_DEPTH} (recursive walkers downstream would overflow the stack). Walks without
+ * recursion, so any depth is safe to inspect. Fields are named by their path (`tenants.0.name`).
+ */
+export function unstorableInput(value: unknown, root = ''): FieldError[] {
+  const problems: FieldError[] = [];
+  const pending: { value: unknown; field: string; depth: number }[] = [{ value, field: root, depth: 0 }];
+  while (pending.length && problems.length < MAX_PROBLEMS) {
+    const { value: v, field, depth } = pending.pop()!;
+    if (typeof v === 'string') {
+      const reason = unstorableText(v);
+      if (reason) problems.push({ field: field || '$', reasons: [reason] });
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue;
+    if (depth >= MAX_INPUT_DEPTH) {
+      problems.push({
+        field: field || '$',
+        reasons: [`must not be nested deeper than ${MAX_INPUT_DEPTH} levels`],
+      });
+      continue;
+    }
+    const entries: [string, unknown][] = Object.entries(v);
+    // Reversed onto the stack, so problems come out in document order.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i];
+      const path = field ? `${field}.${key}` : key;
+      const keyReason = unstorableText(key);
+      if (keyReason) problems.push({ field: path, reasons: [`its name ${keyReason}`] });
+      pending.push({ value: child, field: path, depth: depth + 1 });
+    }
+  }
+  return problems;
+}

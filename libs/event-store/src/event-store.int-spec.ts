@@ -177,6 +177,34 @@ describe(EventStore.name, () => {
     });
   });
 
+  describe('commit notifications', () => {
+    it('tells listeners of the events a transaction appended once it committed, and nothing of a rolled-back one', async () => {
+      const heard: { streamId: string; type: string }[][] = [];
+      const listening = new EventStore(app, { source: 'it', topic });
+      listening.onCommitted((events) =>
+        heard.push(events.map((e) => ({ streamId: e.streamId, type: e.type }))),
+      );
+      const account = uniqueName('acc');
+      const stream = uniqueName('ctr');
+      const appendIn = (fail: boolean) =>
+        listening.inScope({ accountId: account }, async (tx) => {
+          await handleCommand(listening, tx, counter, {
+            streamId: stream,
+            streamType: 'counter',
+            command: { add: 1 },
+            context: context(account),
+            project: (t, events) => countersProjection.apply(t, events),
+          });
+          expect(heard).toHaveLength(0); // not before the commit
+          if (fail) throw new Error('roll back');
+        });
+      await expect(appendIn(true)).rejects.toThrow('roll back');
+      expect(heard).toEqual([]);
+      await appendIn(false);
+      expect(heard).toEqual([[{ streamId: stream, type: 'counter.added' }]]);
+    });
+  });
+
   describe('transactional outbox', () => {
     const pendingFor = async (eventId: string) =>
       Number(

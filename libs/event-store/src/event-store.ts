@@ -174,6 +174,8 @@ export class EventStore {
       );
       stored.push(toStored(row));
     }
+    // Listeners of onCommitted hear of these once the transaction commits (inScope).
+    this.appendedIn.get(tx)?.push(...stored);
     for (const event of stored) {
       await tx.query(`INSERT INTO es_outbox (event_id, topic, key, payload) VALUES ($1, $2, $3, $4)`, [
         event.eventId,

@@ -35,7 +35,9 @@ export interface BatchVerdict<T> {
 
 export interface BatchConsumerOptions<T extends object> {
   groupId: string;
-  topic: TopicContract<T>;
+  /** The topic to consume; or `topics`, several with the same value type, each with its own dead-letter topic. */
+  topic?: TopicContract<T>;
+  topics?: readonly TopicContract<T>[];
   handler: BatchHandler<T>;
   /** Where a new group starts. Default: earliest, so nothing published before the first start is skipped. */
   fromBeginning?: boolean;
@@ -80,12 +82,20 @@ export class BatchConsumer<T extends object> {
   private starting?: Promise<void>;
   private joined = false;
   private crash?: Error;
+  /** Restarts after crashes kafkajs gives up on, since the last successful join. */
+  private restarts = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly contracts: ReadonlyMap<string, TopicContract<T>>;
 
   constructor(
     private readonly client: KafkaClient,
     private readonly kafka: Kafka,
     private readonly options: BatchConsumerOptions<T>,
-  ) {}
+  ) {
+    const topics = [...(options.topic ? [options.topic] : []), ...(options.topics ?? [])];
+    if (topics.length === 0) throw new Error(`consumer ${options.groupId} names no topic`);
+    this.contracts = new Map(topics.map((t) => [t.name, t]));
+  }
 
   async start(): Promise<void> {
     this.starting ??= this.run();
@@ -93,11 +103,14 @@ export class BatchConsumer<T extends object> {
   }
 
   private async run(): Promise<void> {
-    const { groupId, topic } = this.options;
+    const { groupId } = this.options;
+    const sessionTimeout = this.options.sessionTimeoutMs ?? this.client.options.sessionTimeoutMs ?? 30_000;
     const consumer = this.kafka.consumer({
       groupId,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout,
+      // A join waits at most this long for members that do not come back (e.g. a killed process).
+      rebalanceTimeout: 2 * sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1_000,
       minBytes: this.options.minBytes ?? 1,
@@ -108,14 +121,18 @@ export class BatchConsumer<T extends object> {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.joined = true;
       this.crash = undefined;
+      this.restarts = 0;
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.joined = false;
-      if (!payload.restart) this.crash = payload.error;
       this.client.logger.error({ err: payload.error, groupId, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart && this.consumer === consumer) this.restartLater(payload.error);
     });
     await consumer.connect();
-    await consumer.subscribe({ topic: topic.name, fromBeginning: this.options.fromBeginning ?? true });
+    await consumer.subscribe({
+      topics: [...this.contracts.keys()],
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -123,8 +140,31 @@ export class BatchConsumer<T extends object> {
     });
   }
 
+  /**
+   * kafkajs leaves a consumer down after an error it deems not retriable (e.g. a coordinator
+   * refusing a request mid-rebalance); a service whose consumer stays down consumes nothing while
+   * it looks alive. So a new consumer starts after a backoff (1 s doubling to 60 s), and readiness
+   * reports the crash until it has joined its group.
+   */
+  private restartLater(error: Error): void {
+    this.crash = error;
+    const crashed = this.consumer;
+    const delayMs = Math.min(60_000, 1_000 * 2 ** this.restarts++);
+    this.client.logger.warn({ groupId: this.options.groupId, delayMs }, 'restarting the consumer');
+    this.restartTimer = setTimeout(() => {
+      if (this.consumer !== crashed) return;
+      this.consumer = undefined;
+      this.starting = undefined;
+      crashed?.disconnect().catch(() => undefined);
+      this.start().catch((err: unknown) => {
+        if (this.consumer !== undefined) this.restartLater(err as Error);
+      });
+    }, delayMs);
+  }
+
   /** Stops fetching, lets the in-flight batch finish and commit, then leaves the group. */
   async stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
     const consumer = this.consumer;
     if (!consumer) return;
     this.consumer = undefined;
@@ -142,7 +182,12 @@ export class BatchConsumer<T extends object> {
     return Promise.resolve();
   }
 
-  private parse(message: KafkaMessage, topic: string, partition: number): Parsed<T> {
+  private parse(
+    message: KafkaMessage,
+    contract: TopicContract<T>,
+    topic: string,
+    partition: number,
+  ): Parsed<T> {
     if (!message.value) return { ok: false, reason: 'empty message value' };
     let json: unknown;
     try {
@@ -150,11 +195,11 @@ export class BatchConsumer<T extends object> {
     } catch (err) {
       return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
     }
-    const result = this.options.topic.check(json);
+    const result = contract.check(json);
     if (!result.ok) {
       return {
         ok: false,
-        reason: `contract ${this.options.topic.valueClass.name}: ${result.errors
+        reason: `contract ${contract.valueClass.name}: ${result.errors
           .map((e) => `${e.field}: ${e.reasons.join('; ')}`)
           .join(' | ')}`,
       };
@@ -178,10 +223,11 @@ export class BatchConsumer<T extends object> {
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const started = performance.now();
     const { topic, partition } = batch;
+    const contract = this.contracts.get(topic)!;
     const valid: ConsumedMessage<T>[] = [];
     const dead: RawMessage[] = [];
     for (const message of batch.messages) {
-      const parsed = this.parse(message, topic, partition);
+      const parsed = this.parse(message, contract, topic, partition);
       if (parsed.ok) valid.push(parsed.message);
       else
         dead.push(
@@ -218,7 +264,7 @@ export class BatchConsumer<T extends object> {
       }
     }
     if (dead.length) {
-      await this.client.producer().sendRaw(this.options.topic.deadLetter, dead);
+      await this.client.producer().sendRaw(contract.deadLetter, dead);
       this.client.instrumentation.deadLettered?.(topic, dead.length);
       this.client.logger.warn({ topic, partition, count: dead.length }, 'dead-lettered invalid messages');
     }

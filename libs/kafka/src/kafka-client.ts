@@ -31,6 +31,8 @@ export interface KafkaClientOptions {
   instrumentation?: KafkaInstrumentation;
   /** Per-request timeout; kept short so an unreachable broker fails a request instead of hanging it. */
   requestTimeoutMs?: number;
+  /** Consumers' session timeout unless a consumer sets its own (default 30 s). */
+  sessionTimeoutMs?: number;
 }
 
 const silentLogger: KafkaLogger = { debug() {}, info() {}, warn() {}, error() {} };

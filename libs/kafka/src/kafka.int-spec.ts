@@ -1,7 +1,7 @@
 import { IsInt, IsString } from 'class-validator';
 import { Kafka, logLevel } from 'kafkajs';
 import { defineTopic } from '@metering/contracts';
-import { eventually, kafkaBrokers, uniqueName } from '@metering/testing';
+import { eventually, kafkaBrokers, kafkaControl, uniqueName } from '@metering/testing';
 import { DLQ_HEADERS, type ConsumedMessage } from './batch-consumer';
 import { KafkaClient } from './kafka-client';
 import { ContractViolationError } from './typed-producer';
@@ -180,6 +180,43 @@ describe(KafkaClient.name, () => {
     expect(reasons[1]).toMatch(/value: .*integer/);
     expect(dead.map((d) => d.headers[DLQ_HEADERS.topic])).toEqual([topic.name, topic.name]);
     expect(dead[0].value).toBe('{not json');
+  });
+
+  it('starts again after a crash kafkajs does not restart, and consumes', async () => {
+    const topic = topicContract();
+    await client.producer().send(topic, [{ id: 'after-crash', value: 1 }]);
+    const received: string[] = [];
+    const consumer = client.consumer({
+      groupId: uniqueName('group'),
+      topic,
+      sessionTimeoutMs: 6_000,
+      handler: async (messages) => {
+        received.push(...messages.map((m) => m.value.id));
+      },
+    });
+    // The group's first SyncGroup (API key 14) answers INVALID_REQUEST (42), which kafkajs does
+    // not retry: without a restart of its own the consumer would stay down.
+    await kafkaControl('errors 14 42');
+    try {
+      await consumer.start();
+      await eventually(
+        () =>
+          consumer.check().then(
+            () => undefined,
+            (err: Error) => (/crashed/.test(err.message) ? true : undefined),
+          ),
+        { what: 'readiness to report the crash', timeoutMs: 10_000 },
+      );
+      await eventually(() => (received.length > 0 ? true : undefined), {
+        what: 'the message consumed after the restart',
+        timeoutMs: 30_000,
+      });
+      await expect(consumer.check()).resolves.toBeUndefined();
+      expect(received).toEqual(['after-crash']);
+    } finally {
+      await kafkaControl('clear 14');
+      await consumer.stop();
+    }
   });
 
   it('reports readiness against the cluster', async () => {

@@ -5,6 +5,7 @@ import { KafkaClient } from './kafka-client';
 export interface KafkaModuleOptions {
   brokers: string[];
   clientId: string;
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -16,6 +17,18 @@ export interface KafkaModuleOptions {
 @Module({})
 export class KafkaModule implements OnModuleDestroy {
   constructor(@Inject(KafkaClient) private readonly client: KafkaClient) {}
+
+  /** The client of one service from the variables every service reads (ServiceConfig). */
+  static forService(
+    config: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string; KAFKA_SESSION_TIMEOUT_MS: number },
+    service: string,
+  ): DynamicModule {
+    return KafkaModule.forRoot({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-${service}`,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    });
+  }
 
   static forRoot(options: KafkaModuleOptions): DynamicModule {
     return {

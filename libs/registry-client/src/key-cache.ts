@@ -12,7 +12,9 @@ export interface RegistryChange {
   aggregateId: string;
 }
 
+// Changes that make what is cached about a tenant (status, limits, its key checks) stale.
 const TENANT_STATE_EVENTS = new Set([
+  'tenant.limits_changed',
   'tenant.suspended',
   'tenant.resumed',
   'tenant.deleted',

@@ -18,6 +18,8 @@ export interface TenantInfo {
   id: string;
   accountId: string;
   status: string;
+  /** Capability limits (limit key → integer). */
+  limits: Record<string, number>;
 }
 
 /** Who holds a management key: a platform admin (no account) or a role in one account. */
@@ -32,6 +34,11 @@ export interface RegistryClientOptions {
   url: string;
   /** How long answers are reused; bounded by the registry's own cache TTL. */
   cacheTtlMs: number;
+  /**
+   * How long tenant lookups are reused (default `cacheTtlMs`). A service that follows
+   * `registry.events.v1` (which drops changed tenants at once) can keep them longer.
+   */
+  tenantCacheTtlMs?: number;
   timeoutMs?: number;
 }
 
@@ -53,7 +60,7 @@ export class RegistryClient {
   constructor(private readonly options: RegistryClientOptions) {
     this.grpc = new GrpcClient(PROTO_FILES.registry, 'metering.registry.v1.TenantRegistry', options.url);
     this.cache = new KeyCache(options.cacheTtlMs);
-    this.tenants = new KeyCache(options.cacheTtlMs);
+    this.tenants = new KeyCache(options.tenantCacheTtlMs ?? options.cacheTtlMs);
     this.principals = new KeyCache(options.cacheTtlMs);
   }
 
@@ -103,7 +110,12 @@ export class RegistryClient {
       });
     this.tenants.set(tenantId, {
       tenantId,
-      tenant: tenant && { id: tenant.id, accountId: tenant.accountId, status: tenant.status },
+      tenant: tenant && {
+        id: tenant.id,
+        accountId: tenant.accountId,
+        status: tenant.status,
+        limits: { ...tenant.limits },
+      },
     });
     return tenant;
   }

@@ -1,10 +1,12 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { loadConfigOrExit, redactConfig, type ServiceConfig } from '@metering/config';
+import { AppError } from '@metering/contracts';
 import {
   LOGGER,
   Metrics,
@@ -28,6 +30,30 @@ export interface ServiceDefinition<C extends ServiceConfig> {
   bodyLimit?: (config: C) => number;
   /** Extra JSON media types the service accepts besides application/json. */
   jsonMediaTypes?: string[];
+  /**
+   * Paths (exact, without query) whose body reaches the handler unparsed, as a Buffer of any media
+   * type: for signatures computed over the bytes sent (webhooks). Every other path parses JSON.
+   */
+  rawBodyPaths?: string[];
+}
+
+/**
+ * A path that is not percent-encoded UTF-8 (`/v1/tenants/%E0`) is refused before routing, naming
+ * it, rather than failing while the router decodes its parameters.
+ */
+function refuseMalformedPath(req: Request, res: Response, next: NextFunction): void {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    const { status, body } = toErrorResponse(
+      new AppError('invalid', 'malformed_path', 'the path is not percent-encoded UTF-8', [
+        { field: 'path', reasons: ['must be percent-encoded UTF-8'] },
+      ]),
+    );
+    res.status(status).json(body);
+    return;
+  }
+  next();
 }
 
 /** Makes the validated config injectable everywhere, by its class. */
@@ -63,6 +89,15 @@ export async function createServiceApp<C extends ServiceConfig>(
   });
   app.disable('x-powered-by');
   app.use(requestContextMiddleware(app.get(Metrics)));
+  app.use(refuseMalformedPath);
+  const rawPaths = new Set(definition.rawBodyPaths ?? []);
+  if (rawPaths.size) {
+    // Registered first: a body read here is finished, so the JSON parser leaves it alone.
+    app.useBodyParser('raw', {
+      type: (req: IncomingMessage) => rawPaths.has((req.url ?? '').split('?')[0]),
+      limit: definition.bodyLimit?.(config) ?? 1_048_576,
+    });
+  }
   app.useBodyParser('json', {
     type: ['application/json', ...(definition.jsonMediaTypes ?? [])],
     limit: definition.bodyLimit?.(config) ?? 1_048_576,

@@ -28,6 +28,21 @@ describe(toErrorResponse.name, () => {
     });
   });
 
+  it('answers a body that does not inflate with 400, not 500', () => {
+    // What body-parser passes on when `Content-Encoding: gzip` comes over bytes that are not gzip.
+    const inflate = Object.assign(new Error('incorrect header check'), {
+      code: 'Z_DATA_ERROR',
+      status: 400,
+      statusCode: 400,
+      expose: true,
+    });
+    expect(toErrorResponse(inflate)).toEqual({
+      status: 400,
+      body: { error: { code: 'malformed_body', message: 'incorrect header check' } },
+      internal: false,
+    });
+  });
+
   it('keeps framework HTTP errors in the same shape', () => {
     expect(toErrorResponse(new NotFoundException('no route'))).toMatchObject({
       status: 404,

@@ -23,11 +23,15 @@ interface BodyParserError {
   message: string;
 }
 
+/**
+ * body-parser's own errors carry a `type`; a body that fails to inflate (`Content-Encoding: gzip`
+ * over bytes that are not gzip) comes as zlib's error made a client error (`expose`, 4xx) instead.
+ */
 const isBodyParserError = (err: unknown): err is BodyParserError =>
   typeof err === 'object' &&
   err !== null &&
-  typeof (err as BodyParserError).type === 'string' &&
-  'status' in err;
+  typeof (err as BodyParserError).status === 'number' &&
+  (typeof (err as BodyParserError).type === 'string' || (err as BodyParserError).expose === true);
 
 const BODY_ERROR_CODES: Record<string, string> = {
   'entity.parse.failed': 'malformed_json',
@@ -48,11 +52,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (isBodyParserError(err)) {
     const status = err.status ?? 400;
-    return {
-      status,
-      body: { error: { code: BODY_ERROR_CODES[err.type!] ?? 'bad_request', message: err.message } },
-      internal: status >= 500,
-    };
+    const code = err.type === undefined ? 'malformed_body' : (BODY_ERROR_CODES[err.type] ?? 'bad_request');
+    return { status, body: { error: { code, message: err.message } }, internal: status >= 500 };
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();

@@ -10,3 +10,4 @@ export {
   type UsageSdkErrorCode,
   type UsageSdkErrorInit,
 } from './usage-client';
+export * from './webhook-signature';
