@@ -1,5 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { AGGREGATION_MIGRATIONS, MeterStore } from '@metering/aggregation-data-access';
+import {
+  AGGREGATION_MIGRATIONS,
+  AccountPlanStore,
+  MeterStore,
+  RollupLedger,
+} from '@metering/aggregation-data-access';
 import { ClickHouseModule } from '@metering/clickhouse';
 import { KafkaModule } from '@metering/kafka';
 import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/persistence';
@@ -9,6 +14,14 @@ import type { AggregationConfig } from './config';
 import { UsageGrpcServer } from './grpc/usage.grpc-server';
 import { MeterCatalogService } from './meters/meter-catalog.service';
 import { MetersController } from './meters/meters.controller';
+import { EntitlementService } from './quotas/entitlement.service';
+import { PlanChangesConsumer } from './quotas/plan-changes.consumer';
+import { QuotaService } from './quotas/quota.service';
+import { QuotasController } from './quotas/quotas.controller';
+import { RegistryChangesFollower } from './quotas/registry-changes.follower';
+import { ReconciliationController } from './reconciliation/reconciliation.controller';
+import { ReconciliationService } from './reconciliation/reconciliation.service';
+import { RollupWorker } from './rollups/rollup.worker';
 import { UsageSinkConsumer } from './sink/usage-sink.consumer';
 import { UsageController } from './usage/usage.controller';
 import { UsageService } from './usage/usage.service';
@@ -20,10 +33,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: AGGREGATION_MIGRATIONS }),
-        KafkaModule.forRoot({
-          brokers: config.KAFKA_BROKERS,
-          clientId: `${config.KAFKA_CLIENT_ID}-aggregation`,
-        }),
+        KafkaModule.forService(config, 'aggregation'),
         ClickHouseModule.forRoot({
           url: config.CLICKHOUSE_URL,
           database: config.CLICKHOUSE_DATABASE,
@@ -32,9 +42,15 @@ export class AppModule {
           migrationsDir: CLICKHOUSE_MIGRATIONS_DIR,
         }),
       ],
-      controllers: [MetersController, UsageController],
+      controllers: [MetersController, UsageController, QuotasController, ReconciliationController],
       providers: [
         MeterCatalogService,
+        EntitlementService,
+        PlanChangesConsumer,
+        QuotaService,
+        ReconciliationService,
+        RegistryChangesFollower,
+        RollupWorker,
         UsageGrpcServer,
         UsageSinkConsumer,
         UsageService,
@@ -45,9 +61,23 @@ export class AppModule {
           useFactory: (db: Database) => new MeterStore(db),
         },
         {
+          provide: AccountPlanStore,
+          inject: [OWNER_DATA_SOURCE],
+          useFactory: (db: Database) => new AccountPlanStore(db),
+        },
+        {
+          provide: RollupLedger,
+          inject: [OWNER_DATA_SOURCE],
+          useFactory: (db: Database) => new RollupLedger(db),
+        },
+        {
           provide: RegistryClient,
           useFactory: () =>
-            new RegistryClient({ url: config.REGISTRY_GRPC_URL, cacheTtlMs: config.KEY_CACHE_TTL_MS }),
+            new RegistryClient({
+              url: config.REGISTRY_GRPC_URL,
+              cacheTtlMs: config.KEY_CACHE_TTL_MS,
+              tenantCacheTtlMs: config.TENANT_CACHE_TTL_MS,
+            }),
         },
       ],
     };

@@ -35,4 +35,54 @@ export class AggregationConfig extends DatabaseServiceConfig {
   @IsInt()
   @Min(0)
   KEY_CACHE_TTL_MS: number = 5_000;
+
+  /** How often the rollup builder looks for stale hours; 0 turns it off (queries then read raw rows). */
+  @IsInt()
+  @Min(0)
+  ROLLUP_INTERVAL_MS: number = 1_000;
+
+  /** An hour is rebuilt once no event reached it for this long… */
+  @IsInt()
+  @Min(0)
+  ROLLUP_SETTLE_MS: number = 2_000;
+
+  /** …or once it has been stale this long, even while events keep arriving. */
+  @IsInt()
+  @Min(0)
+  ROLLUP_MAX_STALE_MS: number = 30_000;
+
+  /** Most account-hours rebuilt per round. */
+  @IsInt()
+  @Min(1)
+  ROLLUP_BATCH_HOURS: number = 1_000;
+
+  /**
+   * How long tenant lookups (status, limits) are reused for entitlement checks. Suspensions,
+   * deletions and limit changes on `registry.events.v1` drop them at once; this bounds staleness
+   * only while that consumer lags.
+   */
+  @IsInt()
+  @Min(0)
+  TENANT_CACHE_TTL_MS: number = 60_000;
+
+  /** How often accounts whose usage the sink wrote are evaluated against their plan's quotas. */
+  @IsInt()
+  @Min(0)
+  QUOTA_EVAL_INTERVAL_MS: number = 2_000;
+
+  /** How long a plan and the pooled usage behind entitlement checks are reused before a background refresh. */
+  @IsInt()
+  @Min(0)
+  QUOTA_REFRESH_MS: number = 5_000;
+
+  /** Consumer group of the plan changes billing announces on `billing.events.v1`. */
+  @Matches(/^[A-Za-z0-9._-]+$/)
+  PLAN_CONSUMER_GROUP: string = 'aggregation.plans';
+
+  /**
+   * Fault injection for tests, empty in production: the sink kills its own process (SIGKILL)
+   * after inserting a batch that holds an event of this tenant, before committing the offset.
+   */
+  @IsString()
+  FAULT_CRASH_AFTER_INSERT_TENANT: string = '';
 }

@@ -1,1 +1,2 @@
 export * from './meter-catalog-client';
+export * from './usage-client';

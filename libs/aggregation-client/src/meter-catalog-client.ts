@@ -55,7 +55,8 @@ const fromMessage = (m: MeterMessage): Meter => ({
 export class MeterCatalogClient {
   private readonly grpc: GrpcClient;
   private catalog?: MeterCatalog;
-  private fetchedAt = 0;
+  /** When the latest fetch began. */
+  private startedAt = 0;
   private inFlight?: Promise<MeterCatalog>;
   private timer?: NodeJS.Timeout;
 
@@ -65,12 +66,13 @@ export class MeterCatalogClient {
 
   /** Fetches the catalog now (one fetch at a time). */
   refresh(): Promise<MeterCatalog> {
-    this.inFlight ??= this.grpc
+    if (this.inFlight) return this.inFlight;
+    this.startedAt = Date.now();
+    this.inFlight = this.grpc
       .unary<{ meters: MeterMessage[] }>('ListMeters', {}, this.options.timeoutMs ?? 2_000)
       .then(
         (reply) => {
           this.catalog = new MeterCatalog(reply.meters.map(fromMessage));
-          this.fetchedAt = Date.now();
           return this.catalog;
         },
         (err: grpc.ServiceError) => {
@@ -88,12 +90,21 @@ export class MeterCatalogClient {
     return this.inFlight;
   }
 
-  /** The catalog, fetched again first if it lacks one of `eventTypes` and may be stale. */
+  /**
+   * The catalog for events of `eventTypes`. When one of them is unknown (a meter created a moment
+   * ago), the answer comes from a fetch begun after this call, no sooner than
+   * minRefreshIntervalMs after the previous fetch began: a flood of unknown types costs
+   * aggregation at most one fetch per interval, and a new meter is never missed.
+   */
   async catalogFor(eventTypes: Iterable<string>): Promise<MeterCatalog> {
     const current = this.catalog ?? (await this.refresh());
-    const unknown = [...eventTypes].some((t) => !current.knows(t));
-    const stale = Date.now() - this.fetchedAt >= (this.options.minRefreshIntervalMs ?? 1_000);
-    return unknown && stale ? this.refresh() : current;
+    if ([...eventTypes].every((t) => current.knows(t))) return current;
+    const askedAt = Date.now();
+    const wait = this.startedAt + (this.options.minRefreshIntervalMs ?? 1_000) - askedAt;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.inFlight && this.startedAt <= askedAt) await this.inFlight.catch(() => undefined);
+    if (this.startedAt > askedAt) return this.inFlight ?? this.catalog ?? this.refresh();
+    return this.refresh();
   }
 
   /** Starts background refreshes; failures keep the last catalog. */

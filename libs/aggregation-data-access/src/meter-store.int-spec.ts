@@ -1,7 +1,8 @@
 import { toMeter } from '@metering/meters';
 import { openScratchDatabase } from '@metering/persistence';
 import { stackVar } from '@metering/testing';
-import { AGGREGATION_MIGRATIONS, MeterStore } from './meter-store';
+import { MeterStore } from './meter-store';
+import { AGGREGATION_MIGRATIONS } from './migrations';
 
 describe(MeterStore.name, () => {
   let store: MeterStore;

@@ -18,8 +18,6 @@ export class MetersTable1764100000000 implements MigrationInterface {
   }
 }
 
-export const AGGREGATION_MIGRATIONS = [MetersTable1764100000000];
-
 /** Meters created over the API; immutable once created (usage already counted depends on them). */
 export class MeterStore {
   constructor(private readonly db: DataSource) {}

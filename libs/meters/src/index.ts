@@ -3,3 +3,4 @@ export * from './meter';
 export * from './meter-catalog';
 export * from './pooling';
 export * from './quantity';
+export * from './quota';

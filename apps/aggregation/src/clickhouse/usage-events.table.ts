@@ -4,6 +4,7 @@ import { UNIT, readPath, toQuantity, type Meter, type MeterCatalog, type Quantit
 
 export const CLICKHOUSE_MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 export const USAGE_EVENTS_TABLE = 'usage_events';
+export const SINK_RECEIPTS_TABLE = 'sink_receipts';
 
 export interface UsageEventRow extends Record<string, unknown> {
   tenant_id: string;
@@ -33,7 +34,8 @@ export function toUsageEventRow(event: UsageEventRecord): UsageEventRow {
   };
 }
 
-export const METER_VALUES_TABLE = 'meter_values';
+/** Per (event, meter) values, sorted by time within account and meter (migration 0006). */
+export const METER_VALUES_TABLE = 'meter_values_by_time';
 
 export interface MeterValueRow extends Record<string, unknown> {
   account_id: string;
@@ -46,6 +48,30 @@ export interface MeterValueRow extends Record<string, unknown> {
   /** Int64 as a decimal string: JSON numbers would lose digits past 2^53. */
   value_nano: string;
   received_at_ms: number;
+  /** The meter's groupBy property paths the event carries, and their values as text. */
+  group_keys: string[];
+  group_values: string[];
+}
+
+/** The values of a meter's groupBy properties in an event's data; absent or null ones left out. */
+export function groupValues(
+  meter: Meter,
+  data: Record<string, unknown>,
+): { group_keys: string[]; group_values: string[] } {
+  const keys: string[] = [];
+  const values: string[] = [];
+  for (const property of meter.groupBy) {
+    const value = readPath(data, property);
+    if (value === undefined || value === null) continue;
+    keys.push(property);
+    values.push(groupText(value));
+  }
+  return { group_keys: keys, group_values: values };
+}
+
+/** A property value as group text: strings as they are, everything else as JSON (`42`, `true`). */
+function groupText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /**
@@ -78,6 +104,7 @@ export function toMeterValueRows(
       subject: event.subject ?? '',
       value_nano: value.toString(),
       received_at_ms: event.receivedAtMs,
+      ...groupValues(meter, event.data),
     });
   }
   return rows;

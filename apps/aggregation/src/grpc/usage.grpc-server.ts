@@ -4,13 +4,58 @@ import { LOGGER, type Logger } from '@metering/observability';
 import { GrpcServer } from '@metering/service-kit';
 import { AggregationConfig } from '../config';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
+import { UsageService } from '../usage/usage.service';
 
-/** gRPC `metering.usage.v1.Usage`: the meter catalog for ingestion. */
+interface PeriodUsageRequest {
+  accountId: string;
+  fromMs: number;
+  toMs: number;
+  meterKeys: string[];
+  tenantIds: string[];
+}
+
+/** Every asked meter's pooled usage of the period, with each tenant's part. */
+async function periodUsage(usage: UsageService, meters: MeterCatalogService, request: PeriodUsageRequest) {
+  if (!request.accountId) {
+    throw new AppError('invalid', 'validation_failed', 'account_id is required', { field: 'account_id' });
+  }
+  const keys = request.meterKeys.length ? request.meterKeys : (await meters.list()).map((m) => m.key);
+  const results = [];
+  for (const meter of keys) {
+    const result = await usage.usage({
+      meter,
+      accountId: request.accountId,
+      tenantIds: request.tenantIds,
+      fromMs: request.fromMs,
+      toMs: request.toMs,
+    });
+    results.push({
+      meterKey: result.meter,
+      aggregation: result.aggregation,
+      pooledQuantity: result.value,
+      events: result.events,
+      tenants: result.tenants.map((t) => ({
+        tenantId: t.tenantId,
+        quantity: t.contribution,
+        usage: t.usage,
+        events: t.events,
+      })),
+    });
+  }
+  return { meters: results };
+}
+
+/** gRPC `metering.usage.v1.Usage`: the meter catalog for ingestion, period usage for billing. */
 @Injectable()
 export class UsageGrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly server: GrpcServer;
 
-  constructor(meters: MeterCatalogService, config: AggregationConfig, @Inject(LOGGER) logger: Logger) {
+  constructor(
+    meters: MeterCatalogService,
+    usage: UsageService,
+    config: AggregationConfig,
+    @Inject(LOGGER) logger: Logger,
+  ) {
     this.server = new GrpcServer(
       {
         protoPath: PROTO_FILES.usage,
@@ -21,8 +66,7 @@ export class UsageGrpcServer implements OnApplicationBootstrap, OnModuleDestroy 
         ListMeters: async () => ({
           meters: (await meters.list()).map((m) => ({ ...m, bucketSeconds: m.bucketSeconds ?? 0 })),
         }),
-        GetPeriodUsage: () =>
-          Promise.reject(new AppError('unsupported', 'not_implemented', 'period usage is not served yet')),
+        GetPeriodUsage: (request: PeriodUsageRequest) => periodUsage(usage, meters, request),
       },
       logger,
     );

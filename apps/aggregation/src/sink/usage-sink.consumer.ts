@@ -1,20 +1,26 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { HOUR_MS, RollupLedger } from '@metering/aggregation-data-access';
 import { ClickHouse } from '@metering/clickhouse';
-import { USAGE_EVENTS_TOPIC, type UsageEventBatch } from '@metering/contracts';
+import { USAGE_EVENTS_TOPIC, type UsageEventBatch, type UsageEventRecord } from '@metering/contracts';
 import { KafkaClient, type BatchConsumer, type ConsumedMessage } from '@metering/kafka';
 import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import {
   METER_VALUES_TABLE,
+  SINK_RECEIPTS_TABLE,
   USAGE_EVENTS_TABLE,
+  type MeterValueRow,
   toMeterValueRows,
   toUsageEventRow,
 } from '../clickhouse/usage-events.table';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
 import { AggregationConfig } from '../config';
+import { QuotaService } from '../quotas/quota.service';
 
 /**
- * Kafka → ClickHouse: each batch's raw events and per-meter values are inserted, then its offset committed. A crash between the two
- * redelivers the batch; reads deduplicate by event id, so nothing counts twice.
+ * Kafka → ClickHouse: each batch's raw events and per-meter values are inserted, the hours they
+ * touch marked stale for the rollup builder, then the offset committed. A crash anywhere before
+ * the commit redelivers the batch; raw reads and rollup rebuilds deduplicate by (tenant, event
+ * id), so nothing counts twice.
  */
 @Injectable()
 export class UsageSinkConsumer implements OnApplicationBootstrap {
@@ -24,7 +30,9 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
     kafka: KafkaClient,
     private readonly ch: ClickHouse,
     private readonly meters: MeterCatalogService,
-    config: AggregationConfig,
+    private readonly ledger: RollupLedger,
+    private readonly quotas: QuotaService,
+    private readonly config: AggregationConfig,
     health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
@@ -60,5 +68,48 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
     // reads deduplicate by (tenant, event id), so a repeated write never counts twice.
     await this.ch.insert(USAGE_EVENTS_TABLE, records.map(toUsageEventRow));
     await this.ch.insert(METER_VALUES_TABLE, values);
+    await this.ch.insert(SINK_RECEIPTS_TABLE, receipts(records));
+    this.faultAfterInsert(records);
+    const hours = staleHours(values);
+    await this.ledger.markStale(hours);
+    this.quotas.touch(hours.map((h) => h.accountId));
   }
+
+  /** Fault injection for tests: dies like a SIGKILL between the insert and the offset commit. */
+  private faultAfterInsert(records: readonly UsageEventRecord[]): void {
+    const tenant = this.config.FAULT_CRASH_AFTER_INSERT_TENANT;
+    if (tenant && records.some((r) => r.tenantId === tenant)) process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/** How many records of each account and event hour this batch consumed. */
+function receipts(records: readonly UsageEventRecord[]) {
+  const counts = new Map<
+    string,
+    { account_id: string; hour_ms: number; events: number; consumed_at_ms: number }
+  >();
+  const now = Date.now();
+  for (const r of records) {
+    const hour = Math.floor(r.timeMs / HOUR_MS) * HOUR_MS;
+    const key = `${r.accountId ?? ''}\u0000${hour}`;
+    const row = counts.get(key) ?? {
+      account_id: r.accountId ?? '',
+      hour_ms: hour,
+      events: 0,
+      consumed_at_ms: now,
+    };
+    row.events++;
+    counts.set(key, row);
+  }
+  return [...counts.values()];
+}
+
+/** The distinct (account, hour) pairs of the rows. */
+function staleHours(rows: readonly MeterValueRow[]): { accountId: string; hourMs: number }[] {
+  const seen = new Map<string, { accountId: string; hourMs: number }>();
+  for (const row of rows) {
+    const hourMs = Math.floor(row.time_ms / HOUR_MS) * HOUR_MS;
+    seen.set(`${row.account_id}\u0000${hourMs}`, { accountId: row.account_id, hourMs });
+  }
+  return [...seen.values()];
 }

@@ -38,4 +38,13 @@ export class UsageQueryDto {
   @IsOptional()
   @IsIn(USAGE_WINDOWS)
   window?: UsageWindow;
+
+  @ApiPropertyOptional({
+    description:
+      'One of the meter’s groupBy properties (dot path into data): also pooled per value of it. `tenant`: the per-tenant breakdown every answer has',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  groupBy?: string;
 }
