@@ -1,8 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { INGESTION_MIGRATIONS, IdempotencyLedger } from '@metering/ingestion-data-access';
+import { ClosedPeriods, INGESTION_MIGRATIONS, IdempotencyLedger } from '@metering/ingestion-data-access';
 import { KafkaModule } from '@metering/kafka';
 import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/persistence';
 import { TenantAuthService } from './auth/tenant-auth.service';
+import { ClosedPeriodsService } from './closed-periods/closed-periods.service';
 import type { IngestionConfig } from './config';
 import { EventsController } from './events/events.controller';
 import { DirectIntakeConsumer } from './direct/direct-intake.consumer';
@@ -16,14 +17,12 @@ export class AppModule {
       module: AppModule,
       imports: [
         PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: INGESTION_MIGRATIONS }),
-        KafkaModule.forRoot({
-          brokers: config.KAFKA_BROKERS,
-          clientId: `${config.KAFKA_CLIENT_ID}-ingestion`,
-        }),
+        KafkaModule.forService(config, 'ingestion'),
       ],
       controllers: [EventsController],
       providers: [
         EventsService,
+        ClosedPeriodsService,
         TenantAuthService,
         IngestionGrpcServer,
         DirectIntakeConsumer,
@@ -31,6 +30,11 @@ export class AppModule {
           provide: IdempotencyLedger,
           inject: [OWNER_DATA_SOURCE],
           useFactory: (db: Database) => new IdempotencyLedger(db),
+        },
+        {
+          provide: ClosedPeriods,
+          inject: [OWNER_DATA_SOURCE],
+          useFactory: (db: Database) => new ClosedPeriods(db),
         },
       ],
     };

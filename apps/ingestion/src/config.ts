@@ -71,4 +71,13 @@ export class IngestionConfig extends DatabaseServiceConfig {
   @IsInt()
   @Min(0)
   KEY_CACHE_TTL_MS: number = 5_000;
+
+  /** Consumer group that records billing's finalized periods (late events of `reject` meters are refused). */
+  @Matches(/^[A-Za-z0-9._-]+$/)
+  CLOSED_PERIODS_CONSUMER_GROUP: string = 'ingestion.closed-periods';
+
+  /** How often each instance reads the finalized periods again. */
+  @IsInt()
+  @Min(100)
+  CLOSED_PERIODS_REFRESH_MS: number = 5_000;
 }

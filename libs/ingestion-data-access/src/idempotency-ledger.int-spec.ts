@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { openScratchDatabase } from '@metering/persistence';
 import { stackVar, uniqueName } from '@metering/testing';
-import { INGESTION_MIGRATIONS, IdempotencyLedger, type EventKey } from './idempotency-ledger';
+import { IdempotencyLedger, type EventKey } from './idempotency-ledger';
+import { INGESTION_MIGRATIONS } from './migrations';
 
 describe(IdempotencyLedger.name, () => {
   let ledger: IdempotencyLedger;

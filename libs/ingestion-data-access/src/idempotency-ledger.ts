@@ -48,8 +48,6 @@ export class AcceptedEventKeys1764000000000 implements MigrationInterface {
   }
 }
 
-export const INGESTION_MIGRATIONS = [AcceptedEventsTable1763900000000, AcceptedEventKeys1764000000000];
-
 export interface EventKey {
   source: string;
   id: string;

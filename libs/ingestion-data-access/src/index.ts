@@ -1,1 +1,3 @@
+export * from './closed-periods';
 export * from './idempotency-ledger';
+export * from './migrations';

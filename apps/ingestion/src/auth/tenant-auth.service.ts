@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { hostname } from 'node:os';
-import { AppError, REGISTRY_EVENTS_TOPIC, type DomainEventEnvelope } from '@metering/contracts';
+import { AppError, type DomainEventEnvelope } from '@metering/contracts';
 import { KafkaClient, type BatchConsumer } from '@metering/kafka';
 import { HealthRegistry, LOGGER, enrichContext, type Logger } from '@metering/observability';
-import { RegistryClient } from '@metering/registry-client';
+import { RegistryClient, followRegistryChanges } from '@metering/registry-client';
 import { IngestionConfig } from '../config';
 
 export interface AuthenticatedTenant {
@@ -32,16 +31,7 @@ export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestro
       cacheTtlMs: config.KEY_CACHE_TTL_MS,
     });
     health.register({ name: 'registry', check: () => this.registry.check() });
-    // Every instance must see every change, so each has its own group, starting at the end.
-    this.invalidations = kafka.consumer({
-      groupId: `ingestion.key-cache.${hostname()}.${process.pid}`,
-      topic: REGISTRY_EVENTS_TOPIC,
-      fromBeginning: false,
-      handler: (messages) => {
-        for (const { value: event } of messages) this.registry.forgetChanged(event);
-        return Promise.resolve();
-      },
-    });
+    this.invalidations = followRegistryChanges(kafka, this.registry, 'ingestion');
   }
 
   onApplicationBootstrap(): void {

@@ -10,6 +10,7 @@ import { IdempotencyLedger, type ClaimOutcome } from '@metering/ingestion-data-a
 import { KafkaClient } from '@metering/kafka';
 import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import { IngestionConfig } from '../config';
+import { ClosedPeriodsService } from '../closed-periods/closed-periods.service';
 import { checkEvents, type EventOutcome, type IntakeResult } from './intake';
 import { TenantRateLimiter } from './tenant-rate-limiter';
 
@@ -50,6 +51,7 @@ export class EventsService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly kafka: KafkaClient,
     private readonly config: IngestionConfig,
     private readonly ledger: IdempotencyLedger,
+    private readonly closedPeriods: ClosedPeriodsService,
     health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
@@ -100,6 +102,7 @@ export class EventsService implements OnApplicationBootstrap, OnModuleDestroy {
       maxLatenessMs: this.config.INGEST_MAX_LATENESS_DAYS * 86_400_000,
       maxFutureMs: this.config.INGEST_MAX_FUTURE_SECONDS * 1000,
       maxDataChars: this.config.INGEST_MAX_DATA_CHARS,
+      closedThroughMs: this.closedPeriods.closedThrough(tenant.accountId),
     });
     const claims = await this.claimAndPublish(tenant.tenantId, intake);
     const { outcomes, keys } = intake;

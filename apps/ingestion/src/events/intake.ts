@@ -23,6 +23,11 @@ export interface IntakeRules {
   maxFutureMs: number;
   /** Largest `data` of one event, in characters of its JSON. */
   maxDataChars: number;
+  /**
+   * End of the account's latest finalized billing period, if any: an event before it is refused
+   * by meters whose late-event policy is `reject` (the others bill it as a prior-period adjustment).
+   */
+  closedThroughMs?: number;
 }
 
 /** JSON with object keys sorted at every level, so equal payloads hash equally. */
@@ -81,6 +86,14 @@ function problemsOf(
   const late = outsideWindow(timeMs, receivedAtMs, rules);
   if (late) problems.push(late);
   problems.push(...rules.catalog.problems(event));
+  if (rules.closedThroughMs !== undefined && timeMs < rules.closedThroughMs) {
+    for (const meter of rules.catalog.metersFor(event.type)) {
+      if (meter.lateEvents !== 'reject') continue;
+      problems.push(
+        `period_closed: time is in a period invoiced for good (up to ${new Date(rules.closedThroughMs).toISOString()}); meter ${meter.key} refuses late events`,
+      );
+    }
+  }
   return problems;
 }
 
