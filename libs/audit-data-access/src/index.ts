@@ -1,0 +1,2 @@
+export * from './audit-store';
+export * from './migrations';
