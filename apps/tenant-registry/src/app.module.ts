@@ -20,10 +20,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        KafkaModule.forRoot({
-          brokers: config.KAFKA_BROKERS,
-          clientId: `${config.KAFKA_CLIENT_ID}-tenant-registry`,
-        }),
+        KafkaModule.forService(config, 'tenant-registry'),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,
           migrations: registryMigrations({ appRole: appRole.name, appPassword: appRole.password }),

@@ -63,6 +63,8 @@ export class TemplatesController {
     @CallerOf() caller: Caller,
     @Query() query: ListTemplatesQueryDto,
   ): Promise<{ items: (TemplateSpec & { id: string })[] }> {
+    // Another account is answered as not found, never as an empty list.
+    if (query.accountId !== undefined) await this.registry.store.getAccount(caller, query.accountId);
     return { items: await this.registry.store.listTemplates(caller, query.accountId) };
   }
 }

@@ -1,0 +1,4 @@
+import { runService } from '@metering/service-kit';
+import { dashboardService } from './service';
+
+void runService(dashboardService);

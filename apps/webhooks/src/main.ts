@@ -1,0 +1,4 @@
+import { runService } from '@metering/service-kit';
+import { webhooksService } from './service';
+
+void runService(webhooksService);

@@ -1,0 +1,3 @@
+export * from './migrations';
+export * from './webhook-store';
+export * from './webhook-transport';
