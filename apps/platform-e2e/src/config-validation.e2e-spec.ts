@@ -12,8 +12,11 @@ function boot(name: string, env: Record<string, string>) {
   });
 }
 
+// The dashboard talks to no broker: it has no required variable (its service URLs default to the stack).
+const KAFKA_SERVICES = SERVICE_NAMES.filter((name) => name !== 'dashboard');
+
 describe('configuration at boot', () => {
-  it.each(SERVICE_NAMES)('%s exits non-zero naming a missing variable', (name) => {
+  it.each(KAFKA_SERVICES)('%s exits non-zero naming a missing variable', (name) => {
     const run = boot(name, {});
     expect(run.status).toBe(78);
     expect(run.stderr).toMatch(/KAFKA_BROKERS is required but not set/);

@@ -2,7 +2,9 @@ import { ClickHouse, sql } from '@metering/clickhouse';
 import {
   apiCallEvent,
   eventually,
+  expectBooksBalance,
   isAlive,
+  openBooks,
   postEvents,
   provisionTenants,
   serviceLog,
@@ -15,18 +17,16 @@ import {
 
 describe('graceful shutdown', () => {
   it('SIGTERM during consumption loses nothing and writes nothing twice', async () => {
-    const {
-      tenants: [{ tenantId: tenant, apiKey }],
-    } = await provisionTenants(1);
+    const books = await openBooks();
+    const account = await provisionTenants(1);
+    const [{ tenantId: tenant, apiKey }] = account.tenants;
     let accepted = 0;
     const send = async (n: number) => {
-      const { status, body } = await postEvents(
-        serviceUrl('ingestion'),
-        Array.from({ length: n }, () => apiCallEvent()),
-        apiKey,
-      );
-      expect(status).toBe(202);
-      accepted += body.accepted;
+      const events = Array.from({ length: n }, () => apiCallEvent());
+      const answer = await postEvents(serviceUrl('ingestion'), events, apiKey);
+      expect(answer.status).toBe(202);
+      accepted += answer.body.accepted;
+      books.accepted.record(tenant, events, answer);
     };
 
     await send(200);
@@ -60,5 +60,6 @@ describe('graceful shutdown', () => {
       await ch.close();
     }
     expect(await tenantUsage(tenant)).toMatchObject({ value: String(accepted), events: accepted });
+    await expectBooksBalance(account, books);
   });
 });

@@ -9,10 +9,41 @@ import {
   toQuantity,
   type PoolableEvent,
 } from '@metering/meters';
-import { api, eventually, postEvents, provisionTenants, serviceUrl } from '@metering/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+import {
+  api,
+  eventually,
+  kafkaBrokers,
+  postEvents,
+  provisionTenants,
+  serviceUrl,
+  stackVar,
+} from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
 const HOUR = 3_600_000;
+
+interface Sent {
+  tenant: { tenantId: string; apiKey: string };
+  resend: boolean;
+  cloudEvent: {
+    specversion: string;
+    id: string;
+    source: string;
+    time: string;
+    type: string;
+    data: Record<string, unknown>;
+    subject?: string;
+  };
+}
+
+interface Scenario {
+  /** The range [now - spanMs, now) that usage is compared over; items' offsets fall within it. */
+  spanMs: number;
+  /** Runs after ingestion accepted everything, before usage is compared. */
+  afterIngest?: (accountId: string, events: Sent[]) => Promise<void>;
+}
 
 const eventOf = fc.oneof(
   fc.constant({ type: 'api.call', data: { route: '/x' } }),
@@ -36,11 +67,28 @@ const item = fc.record({
 type Item = typeof item extends fc.Arbitrary<infer T> ? T : never;
 const scenario = fc.array(item, { minLength: 5, maxLength: 60 });
 
-/** Ingests the items (some twice) for a new account of three tenants and compares every meter's pooled usage with the reference. */
-async function expectPooledAsReference(items: Item[]): Promise<void> {
+/** Items spread over `span`: whole past hours and days (read from rollups) between partial ones. */
+const spreadOver = (span: number) =>
+  fc.array(
+    fc
+      .record({ hour: fc.nat({ max: Math.floor(span / HOUR) - 1 }), at: item })
+      .map(({ hour, at }) => ({ ...at, offsetMs: Math.min(hour * HOUR + at.offsetMs, span - HOUR / 2) })),
+    { minLength: 5, maxLength: 60 },
+  );
+const ROLLUP_SPAN = 5 * HOUR;
+const DAYS_SPAN = 3 * 24 * HOUR + 5 * HOUR;
+
+/**
+ * Ingests the items (some twice) for a new account of three tenants and compares every meter's
+ * pooled usage over the whole span with the reference.
+ */
+async function expectPooledAsReference(
+  items: Item[],
+  { spanMs, afterIngest }: Scenario = { spanMs: HOUR },
+): Promise<void> {
   const { accountId, ownerKey, tenants } = await provisionTenants(3);
-  const start = Date.now() - HOUR;
-  const events = items.map((item) => ({
+  const start = Date.now() - spanMs;
+  const events = items.map((item): Sent => ({
     tenant: tenants[item.tenant],
     resend: item.resend,
     cloudEvent: {
@@ -71,27 +119,26 @@ async function expectPooledAsReference(items: Item[]): Promise<void> {
       expect(second.body.duplicates).toBe(again.length);
     }
   }
+  await afterIngest?.(accountId, events);
   for (const meter of DEFAULT_METERS) {
-    const pool = new UsagePool(meter).add(
-      events
-        .filter((e) => e.cloudEvent.type === meter.eventType)
-        .map((e): PoolableEvent => ({
-          tenantId: e.tenant.tenantId,
-          eventId: e.cloudEvent.id,
-          timeMs: Date.parse(e.cloudEvent.time),
-          ...('subject' in e.cloudEvent ? { subject: e.cloudEvent.subject } : {}),
-          value: meter.valueProperty
-            ? toQuantity(readPath(e.cloudEvent.data, meter.valueProperty) as number)
-            : UNIT,
-        })),
-    );
-    const expected = pool.result();
+    const poolable = events
+      .filter((e) => e.cloudEvent.type === meter.eventType)
+      .map((e): PoolableEvent => ({
+        tenantId: e.tenant.tenantId,
+        eventId: e.cloudEvent.id,
+        timeMs: Date.parse(e.cloudEvent.time),
+        ...(e.cloudEvent.subject ? { subject: e.cloudEvent.subject } : {}),
+        value: meter.valueProperty
+          ? toQuantity(readPath(e.cloudEvent.data, meter.valueProperty) as number)
+          : UNIT,
+      }));
+    const expected = new UsagePool(meter).add(poolable).result();
     const expectedEvents = events.filter((e) => e.cloudEvent.type === meter.eventType).length;
     const query = new URLSearchParams({
       meter: meter.key,
       accountId,
       from: new Date(start).toISOString(),
-      to: new Date(start + HOUR).toISOString(),
+      to: new Date(start + spanMs).toISOString(),
     });
     const read = () =>
       api(serviceUrl('aggregation'), 'GET', `/v1/usage?${query.toString()}`, { key: ownerKey });
@@ -112,12 +159,28 @@ async function expectPooledAsReference(items: Item[]): Promise<void> {
         contribution: formatQuantity(t.contribution),
       })),
     });
+    // One tenant alone: its events pooled on their own.
+    const [first] = tenants;
+    const alone = new UsagePool(meter).add(poolable.filter((p) => p.tenantId === first.tenantId)).result();
+    const own = await api(
+      serviceUrl('aggregation'),
+      'GET',
+      `/v1/usage?${new URLSearchParams({ meter: meter.key, accountId, tenantId: first.tenantId, from: query.get('from')!, to: query.get('to')! }).toString()}`,
+      { key: ownerKey },
+    );
+    expect({ status: own.status, value: own.body.value }).toEqual({
+      status: 200,
+      value: formatQuantity(alone.pooled),
+    });
   }
 }
 
 describe('pooled usage from ClickHouse', () => {
   it('equals the pooling reference for every meter, whatever the events, their order and their duplicates', async () => {
-    await fc.assert(fc.asyncProperty(scenario, expectPooledAsReference), { numRuns: 8 });
+    await fc.assert(
+      fc.asyncProperty(scenario, (items) => expectPooledAsReference(items)),
+      { numRuns: 8 },
+    );
   });
 
   it('pools a peak as the busiest bucket across tenants, below the sum of the tenants’ peaks', async () => {
@@ -189,5 +252,89 @@ describe('pooled usage per window', () => {
         [at(2, 0), '1'],
       ],
     });
+  });
+});
+
+describe('pooled usage from rollups', () => {
+  const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'e2e-rollups', logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  let pg: Client;
+
+  beforeAll(async () => {
+    pg = new Client({ connectionString: `${stackVar('POSTGRES_URL')}/metering_aggregation` });
+    await Promise.all([producer.connect(), pg.connect()]);
+  });
+  afterAll(() => Promise.all([producer.disconnect(), pg.end()]));
+
+  /** Hours of the account whose rollups wait for a rebuild. */
+  async function staleHours(accountId: string): Promise<number> {
+    const { rows } = await pg.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM rollup_stale_hours WHERE account_id = $1',
+      [accountId],
+    );
+    return Number(rows[0]?.n);
+  }
+
+  const rollupsCurrent = (accountId: string) =>
+    eventually(async () => ((await staleHours(accountId)) === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: `rollups of ${accountId} rebuilt`,
+    });
+
+  /** Delivers accepted events to the sink again, as a redelivery after a crash would. */
+  async function redeliver(accountId: string, events: Sent[]): Promise<void> {
+    const byTenant = new Map<string, Sent[]>();
+    for (const e of events) byTenant.set(e.tenant.tenantId, [...(byTenant.get(e.tenant.tenantId) ?? []), e]);
+    await producer.send({
+      topic: 'usage.events.v1',
+      acks: -1,
+      messages: [...byTenant].map(([tenantId, own]) => ({
+        key: tenantId,
+        value: JSON.stringify({
+          tenantId,
+          records: own.map(({ cloudEvent: { time, ...ce } }) => ({
+            ...ce,
+            source: 'e2e://pooling',
+            tenantId,
+            accountId,
+            timeMs: Date.parse(time),
+            receivedAtMs: Date.now(),
+          })),
+        }),
+      })),
+    });
+  }
+
+  /** Ingests, waits for the rollups, redelivers everything straight to the sink, waits again. */
+  const rolledUpTwice = (spanMs: number) => ({
+    spanMs,
+    afterIngest: async (accountId: string, events: Sent[]) => {
+      await rollupsCurrent(accountId);
+      // Every event again straight to the sink: the rebuilt hours must not count them twice.
+      await redeliver(accountId, events);
+      // The sink marks the hours it wrote; they stay marked for at least ROLLUP_SETTLE_MS.
+      await eventually(async () => ((await staleHours(accountId)) > 0 ? true : undefined), {
+        what: 'the redelivered hours marked stale',
+      });
+      await rollupsCurrent(accountId);
+    },
+  });
+
+  it('equals the reference once whole hours are rolled up, and again after redelivered duplicates', async () => {
+    await fc.assert(
+      fc.asyncProperty(spreadOver(ROLLUP_SPAN), (items) =>
+        expectPooledAsReference(items, rolledUpTwice(ROLLUP_SPAN)),
+      ),
+      { numRuns: 4 },
+    );
+  });
+
+  it('equals the reference over whole days read from daily rollups', async () => {
+    await fc.assert(
+      fc.asyncProperty(spreadOver(DAYS_SPAN), (items) =>
+        expectPooledAsReference(items, rolledUpTwice(DAYS_SPAN)),
+      ),
+      { numRuns: 3 },
+    );
   });
 });

@@ -7,7 +7,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '../../..');
 
 module.exports = async function globalSetup(globalConfig, projectConfig) {
-  const withServices = projectConfig.displayName?.name === 'e2e';
+  const withServices = ['e2e', 'soak'].includes(projectConfig.displayName?.name);
   const args = ['tools/stack/stack.sh', 'up'];
   if (!withServices) args.push('--infra-only');
   if (withServices) execFileSync('node', ['tools/build/build.mjs'], { cwd: root, stdio: 'inherit' });

@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 
 export const SERVICE_PORTS = {
@@ -8,6 +9,8 @@ export const SERVICE_PORTS = {
   aggregation: 3003,
   billing: 3004,
   audit: 3005,
+  webhooks: 3006,
+  dashboard: 3007,
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_PORTS;
@@ -22,6 +25,19 @@ export const serviceUrl = (name: ServiceName, pathname = ''): string =>
 /** The pid of a service the local stack started. */
 export function servicePid(name: ServiceName): number {
   return Number(readFileSync(path.join(stackDir(), 'pids', `${name}.pid`), 'utf8').trim());
+}
+
+/** The pids of every process the local stack started (services, Kafka, ClickHouse), by name. */
+export function stackPids(): Record<string, number> {
+  const dir = path.join(stackDir(), 'pids');
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.pid'))
+      .map((f): [string, number] => [
+        f.slice(0, -'.pid'.length),
+        Number(readFileSync(path.join(dir, f), 'utf8').trim()),
+      ]),
+  );
 }
 
 export function serviceLog(name: ServiceName): string {
@@ -42,15 +58,48 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Instances started by this test file and not exited yet, by their `stop`. */
+const running = new Set<() => Promise<void>>();
+const STOP_GRACE_MS = 30_000;
+
 /**
- * Another instance of a service beside the stack's, with its own port and variables (e.g. low
+ * Stops every instance this test file started and did not stop (e.g. when its `beforeAll` failed
+ * half-way): the e2e setup calls it after each file, so no instance outlives its file.
+ */
+export async function stopInstances(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
+export interface ServiceInstance {
+  url: string;
+  /** Its process id (e.g. to SIGKILL it or read its memory). */
+  pid: number;
+  /** SIGTERM, then waits for the exit. */
+  stop: () => Promise<void>;
+  /** Resolves with the signal or exit code when the process ends, however it ends. */
+  exited: Promise<NodeJS.Signals | number | null>;
+}
+
+/**
+ * Another instance of a service beside the stack's, with its own ports (free ones unless PORT or
+ * GRPC_PORT are given) and variables (e.g. low
  * limits), sharing the stack's Kafka, Postgres and ClickHouse. Resolves once it is ready.
  */
 export async function startInstance(
   name: ServiceName,
-  env: Record<string, string> & { PORT: string },
-): Promise<{ url: string; stop: () => Promise<void> }> {
+  variables: Record<string, string> = {},
+): Promise<ServiceInstance> {
   const { PATH, HOME, KAFKA_BROKERS, CLICKHOUSE_URL, POSTGRES_URL } = process.env;
+  const env = {
+    PORT: String(await freePort()),
+    GRPC_PORT: String(await freePort()),
+    ...variables,
+  };
+  // Its log, for a failing test to show why: .stack/logs/instances/<service>-<port>.log
+  const logDir = path.join(stackDir(), 'logs', 'instances');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${name}-${env.PORT}.log`);
+  const log = openSync(logFile, 'w');
   const child = spawn(process.execPath, [path.join(workspaceRoot, 'dist/apps', name, 'src/main.js')], {
     env: {
       PATH,
@@ -61,27 +110,63 @@ export async function startInstance(
       LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: 'ignore',
+    stdio: ['ignore', log, log],
   });
+  closeSync(log);
   const url = `http://127.0.0.1:${env.PORT}`;
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
   const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
+    // Services bound their own shutdown (SHUTDOWN_TIMEOUT_MS); this bounds a test's wait anyway.
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
+    clearTimeout(kill);
   };
+  running.add(stop);
+  void exited.then(() => running.delete(stop));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `${name} exited with ${child.signalCode ?? child.exitCode} before it was ready; log:\n${logTail(logFile)}`,
+      );
+    }
     const ready = await fetch(`${url}/ready`).then(
       (r) => r.ok,
       () => false,
     );
-    if (ready) return { url, stop };
+    if (ready) return { url, pid: child.pid!, stop, exited };
     if (Date.now() > deadline) {
+      const checks = await fetch(`${url}/ready`).then(
+        (r) => r.text(),
+        (err: Error) => err.message,
+      );
       await stop();
-      throw new Error(`${name} on ${url} did not become ready`);
+      throw new Error(`${name} on ${url} did not become ready: ${checks}; log:\n${logTail(logFile)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * A TCP port that nothing listens on, below the kernel's ephemeral range (32768 and up on Linux)
+ * so that no outgoing connection can hold it by the time a service binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+function logTail(file: string, lines = 30): string {
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }

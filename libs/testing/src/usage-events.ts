@@ -96,11 +96,16 @@ export async function tenantUsage(
 }
 
 /** Waits until aggregation counts exactly `expected` events of the tenant for the meter. */
-export function untilUsageEvents(tenantId: string, expected: number, meter = 'api_calls'): Promise<true> {
+export function untilUsageEvents(
+  tenantId: string,
+  expected: number,
+  meter = 'api_calls',
+  timeoutMs = 30_000,
+): Promise<true> {
   return eventually(
     async () => ((await tenantUsage(tenantId, meter)).events === expected ? true : undefined),
     {
-      timeoutMs: 30_000,
+      timeoutMs,
       what: `${expected} ${meter} events of ${tenantId} in ClickHouse`,
     },
   );
