@@ -13,6 +13,8 @@ command -v pg_isready >/dev/null && command -v pg_dump >/dev/null || need+=(post
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v make >/dev/null || need+=(make)
 [[ -f /usr/include/librdkafka/rdkafka_mock.h ]] || need+=(librdkafka-dev)
+# Headless browser for the dashboard's end-to-end test (driven by playwright-core).
+command -v chromium >/dev/null || need+=(chromium)
 if [[ -z ${CLICKHOUSE_URL:-} ]] && ! command -v clickhouse-server >/dev/null; then
   need+=(clickhouse-server clickhouse-client)
 fi

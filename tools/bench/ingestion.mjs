@@ -7,35 +7,46 @@
 //     cross-checked against the growth of usage.events.v1's end offsets), latency per request,
 //     and the ingestion process's peak RSS.
 // Usage: node tools/bench/ingestion.mjs [--tenants 8] [--concurrency 16] [--seconds 15] [--batches 100,500]
+//        [--no-raw]   (skip 1., when the raw ceilings are measured elsewhere in the same run)
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { readStackEnv, root } from '../stack/stack-env.mjs';
-import { ms, percentile, post, rssMb } from './bench-kit.mjs';
+import {
+  arg,
+  atLeast,
+  atMost,
+  flag,
+  kafkaCeilingId,
+  kafkaOf,
+  ms,
+  option,
+  percentile,
+  post,
+  rawKafkaProduceRate,
+  reporter,
+  rssMb,
+} from './bench-kit.mjs';
 
-const require = createRequire(import.meta.url);
-const { Kafka, logLevel } = require('kafkajs');
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const TENANTS = Number(arg('tenants', 8));
-const CONCURRENCY = Number(arg('concurrency', 16));
-const SECONDS = Number(arg('seconds', 15));
-const BATCHES = arg('batches', '100,500').split(',').map(Number);
+const TENANTS = arg('tenants', 8);
+const CONCURRENCY = arg('concurrency', 16);
+const SECONDS = arg('seconds', 15);
+const BATCHES = option('batches', '100,500').split(',').map(Number);
+const RAW = !flag('no-raw');
+const report = reporter('ingestion', {
+  tenants: TENANTS,
+  concurrency: CONCURRENCY,
+  seconds: SECONDS,
+  batches: BATCHES,
+  raw: RAW,
+});
 
 const env = readStackEnv();
 const REGISTRY = 'http://127.0.0.1:3001';
 const INGESTION = { host: '127.0.0.1', port: 3002 };
 const ingestionPid = Number(readFileSync(path.join(root, '.stack/pids/ingestion.pid'), 'utf8'));
-const kafka = new Kafka({
-  clientId: 'bench',
-  brokers: env.KAFKA_BROKERS.split(','),
-  logLevel: logLevel.ERROR,
-});
+const kafka = kafkaOf(env, 'bench');
 
 async function provision() {
   const admin = env.ADMIN_KEY;
@@ -100,43 +111,6 @@ async function endOffsets(admin, topic) {
   return offsets.reduce((sum, p) => sum + Number(p.high), 0);
 }
 
-async function rawKafkaRate(batch, packed) {
-  const producer = kafka.producer({ allowAutoTopicCreation: true });
-  await producer.connect();
-  const topic = 'bench.raw.v1';
-  const record = (i) =>
-    JSON.stringify({
-      id: `${randomUUID()}-${i}`,
-      tenantId: `t-${i % TENANTS}`,
-      accountId: 'a-1',
-      source: 'bench/api',
-      type: 'api.call',
-      subject: `user-${i % 97}`,
-      timeMs: Date.now(),
-      data: { route: '/v1/messages', status: 200 },
-      receivedAtMs: Date.now(),
-    });
-  await producer.send({ topic, acks: -1, messages: [{ value: record(0) }] });
-  let sent = 0;
-  const deadline = performance.now() + SECONDS * 1000;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
-      while (performance.now() < deadline) {
-        const messages = Array.from({ length: batch }, (_, i) => ({
-          key: `t-${(w + i) % TENANTS}`,
-          value: record(i),
-        }));
-        await producer.send({ topic, acks: -1, messages });
-        sent += batch;
-      }
-    }),
-  );
-  const rate = sent / ((performance.now() - t0) / 1000);
-  await producer.disconnect();
-  return rate;
-}
-
 async function ingestRun(tenants, batch, admin) {
   const before = await endOffsets(admin, 'usage.events.v1');
   let peakRss = rssMb(ingestionPid);
@@ -180,17 +154,64 @@ async function main() {
     `ingestion bench: ${TENANTS} tenants, ${CONCURRENCY} keep-alive connections, ${SECONDS} s per run`,
   );
   for (const batch of BATCHES) {
-    const raw = await rawKafkaRate(batch, false);
-    const rawPacked = await rawKafkaRate(batch, true);
+    const raw = (packed) =>
+      rawKafkaProduceRate(kafka, {
+        seconds: SECONDS,
+        concurrency: CONCURRENCY,
+        batch,
+        packed,
+        tenants: TENANTS,
+      });
+    const rawEach = RAW ? await raw(false) : undefined;
+    const rawPacked = RAW ? await raw(true) : undefined;
     const r = await ingestRun(tenants, batch, admin);
+    const rate = r.accepted / r.seconds;
     console.log(
-      `batch ${batch}: ${Math.round(r.accepted / r.seconds).toLocaleString('en')} accepted events/s ` +
+      `batch ${batch}: ${Math.round(rate).toLocaleString('en')} accepted events/s ` +
         `(${r.accepted.toLocaleString('en')} accepted in ${r.published.toLocaleString('en')} new messages on usage.events.v1, ` +
         `${r.failures} failed requests); per request p50 ${ms(percentile(r.latencies, 50))}, ` +
-        `p99 ${ms(percentile(r.latencies, 99))}; ingestion peak RSS ${r.peakRss.toFixed(0)} MB; ` +
-        `raw kafkajs in the same run: ${Math.round(raw).toLocaleString('en')} events/s as one message each, ` +
-        `${Math.round(rawPacked).toLocaleString('en')} events/s packed`,
+        `p99 ${ms(percentile(r.latencies, 99))}; ingestion peak RSS ${r.peakRss.toFixed(0)} MB` +
+        (RAW
+          ? `; raw kafkajs in the same run: ${Math.round(rawEach).toLocaleString('en')} events/s as one message each, ` +
+            `${Math.round(rawPacked).toLocaleString('en')} events/s packed ${batch} per message`
+          : ''),
     );
+    if (RAW) {
+      const shape = (packed) => (packed ? `${batch} events per message` : 'one message per event');
+      for (const [packed, value] of [
+        [false, rawEach],
+        [true, rawPacked],
+      ]) {
+        report({
+          name: `raw kafkajs produce, acks = all, ${shape(packed)}`,
+          value,
+          unit: 'events/s',
+          ceilingId: kafkaCeilingId(packed ? batch : 0),
+        });
+      }
+    }
+    report({
+      name: `accepted events/s, batches of ${batch}`,
+      value: rate,
+      unit: 'events/s',
+      target: atLeast(50_000),
+      ceiling: kafkaCeilingId(batch),
+      note: `${r.published.toLocaleString('en')} new messages on usage.events.v1`,
+      problems: r.failures ? [`${r.failures} requests not answered 202`] : [],
+    });
+    report({ name: `p50 per request, batches of ${batch}`, value: percentile(r.latencies, 50), unit: 'ms' });
+    report({
+      name: `p99 per request, batches of ${batch}`,
+      value: percentile(r.latencies, 99),
+      unit: 'ms',
+      ...(batch === 100 ? { target: atMost(100) } : {}),
+    });
+    report({
+      name: `ingestion peak RSS, batches of ${batch}`,
+      value: r.peakRss,
+      unit: 'MB',
+      target: atMost(300),
+    });
   }
   await admin.disconnect();
   agent.destroy();

@@ -22,7 +22,7 @@ CH_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 OWN_PG_PORT=${STACK_POSTGRES_PORT:-55432}
 KAFKA_MOCK_BROKERS=${KAFKA_MOCK_BROKERS:-3}
 # service:port
-SERVICES=(tenant-registry:3001 ingestion:3002 aggregation:3003 billing:3004 audit:3005)
+SERVICES=(tenant-registry:3001 ingestion:3002 aggregation:3003 billing:3004 audit:3005 webhooks:3006 dashboard:3007)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -145,14 +145,20 @@ clickhouse_up() {
 
 # ------------------------------------------------------------------------------------- Kafka
 kafka_up() {
+  local state=$STACK_DIR/kafka-mock.state
+  # The running mock cluster, unless KAFKA_BROKERS names other brokers (a shell that sourced
+  # .stack/env names the mock's own).
+  if alive "$PIDS/kafka-mock.pid" && [[ -f $state ]]; then
+    local mock
+    mock=$(sed -n 's/^bootstrap=//p' "$state")
+    if [[ -z ${KAFKA_BROKERS:-} || $KAFKA_BROKERS == "$mock" ]]; then
+      KAFKA_BROKERS=$mock
+      KAFKA_CONTROL=127.0.0.1:$(sed -n 's/^control=//p' "$state")
+      return
+    fi
+  fi
   if [[ -n ${KAFKA_BROKERS:-} ]]; then
     KAFKA_CONTROL=
-    return
-  fi
-  local state=$STACK_DIR/kafka-mock.state
-  if alive "$PIDS/kafka-mock.pid" && [[ -f $state ]]; then
-    KAFKA_BROKERS=$(sed -n 's/^bootstrap=//p' "$state")
-    KAFKA_CONTROL=127.0.0.1:$(sed -n 's/^control=//p' "$state")
     return
   fi
   rm -f "$state"
