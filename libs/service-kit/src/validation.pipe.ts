@@ -27,12 +27,15 @@ class EdgeValidationPipe implements PipeTransform {
   private readonly bodies = dtoPipe(false);
   private readonly text = dtoPipe(true);
 
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type !== 'custom') {
       const problems = unstorableInput(value, metadata.data ?? '');
-      if (problems.length) throw validationFailed(problems);
+      if (problems.length) return Promise.reject(validationFailed(problems));
     }
-    return (metadata.type === 'body' ? this.bodies : this.text).transform(value, metadata) as unknown;
+    return (metadata.type === 'body' ? this.bodies : this.text).transform(
+      value,
+      metadata,
+    ) as Promise<unknown>;
   }
 }
 
