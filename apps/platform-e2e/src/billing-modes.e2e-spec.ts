@@ -12,6 +12,7 @@ import {
   uniqueName,
   untilUsageEvents,
   type ProvisionedAccount,
+  type InvoiceBody,
 } from '@metering/testing';
 
 const billing = serviceUrl('billing');
@@ -54,24 +55,6 @@ const ownPlan = (id: string, patch: Record<string, unknown> = {}) => ({
 /** The amount of `count` calls over `included` at `unitMinor` each, in minor units. */
 const overage = (count: number, included: number, unitMinor: number) =>
   Math.max(0, count - included) * unitMinor;
-
-interface InvoiceBody {
-  id: string;
-  mode: 'pooled' | 'tenant';
-  tenantId: string | null;
-  periodStart: string;
-  status: string;
-  total: { minor: number };
-  lines: {
-    kind: string;
-    meterKey?: string;
-    pooled?: string;
-    amount: { minor: number };
-    from: string;
-    to: string;
-    attribution: { tenantId: string; quantity: string }[];
-  }[];
-}
 
 describe('billing modes', () => {
   const admin = stackVar('ADMIN_KEY');

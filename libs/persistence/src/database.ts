@@ -52,6 +52,11 @@ export function createDataSource(options: DatabaseOptions): DataSource {
     synchronize: false,
     migrationsRun: false,
     poolSize: options.poolSize ?? 10,
+    // A database that stops answering must fail requests, not hold them: connecting gives up
+    // after 5 s, a query after 60 s (the longest statement is a batch well under that), and
+    // TCP keep-alive finds connections a network failure left half open.
+    connectTimeoutMS: 5_000,
+    extra: { query_timeout: 60_000, keepAlive: true },
   });
 }
 

@@ -12,6 +12,36 @@ describe(toErrorResponse.name, () => {
     });
   });
 
+  it('answers 503 when the database cannot be reached, looking through wrapped errors', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const wrapped = Object.assign(new Error('query failed'), { driverError: refused });
+    const sqlState = Object.assign(new Error('the database system is shutting down'), { code: '57P01' });
+    for (const err of [
+      refused,
+      wrapped,
+      sqlState,
+      new Error('Connection terminated unexpectedly'),
+      new Error('Query read timeout'),
+      new Error('outer', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }),
+    ]) {
+      expect(toErrorResponse(err)).toEqual({
+        status: 503,
+        body: { error: { code: 'dependency_unavailable', message: expect.any(String) as string } },
+        internal: true,
+      });
+    }
+  });
+
+  it('keeps a query that the database refused as wrong (500), not unavailable', () => {
+    const violation = Object.assign(new Error('duplicate key value'), { code: '23505' });
+    expect(
+      toErrorResponse(Object.assign(new Error('query failed'), { driverError: violation })),
+    ).toMatchObject({
+      status: 500,
+      body: { error: { code: 'internal_error' } },
+    });
+  });
+
   it('maps body-parser failures to 400/413 with a stable code', () => {
     const tooLarge = Object.assign(new Error('request entity too large'), {
       type: 'entity.too.large',

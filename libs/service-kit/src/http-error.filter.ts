@@ -41,6 +41,43 @@ const BODY_ERROR_CODES: Record<string, string> = {
   'request.aborted': 'request_aborted',
 };
 
+/** Socket errors: the peer (a database, a broker) refused, dropped or never answered. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
+/**
+ * Postgres SQLSTATEs of a server that cannot serve now: class 08 (connection exception), shutdown
+ * (57P01–57P03) and too many connections (53300).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/** node-postgres' own messages for a connection lost, never made, or silent past its timeout. */
+const PG_CONNECTION_MESSAGES =
+  /Connection terminated|Query read timeout|timeout exceeded when trying to connect/;
+
+/**
+ * Whether an error says a store the service depends on cannot be reached right now (so the
+ * request may succeed later), rather than that the request or the code was wrong. Looks through
+ * TypeORM's `driverError` and `cause`.
+ */
+export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 3) return false;
+  const { code, message, driverError, cause } = err as {
+    code?: unknown;
+    message?: unknown;
+    driverError?: unknown;
+    cause?: unknown;
+  };
+  if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATE.test(code)))
+    return true;
+  if (typeof message === 'string' && PG_CONNECTION_MESSAGES.test(message)) return true;
+  return isDependencyUnavailable(driverError, depth + 1) || isDependencyUnavailable(cause, depth + 1);
+}
+
 /** Maps every error to `{ error: { code, message, details } }` with the right status, once. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
   if (err instanceof AppError) {
@@ -61,6 +98,18 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     const message = typeof response === 'string' ? response : err.message;
     const code = HttpStatus[status]?.toLowerCase() ?? 'error';
     return { status, body: { error: { code, message } }, internal: status >= 500 };
+  }
+  if (isDependencyUnavailable(err)) {
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      body: {
+        error: {
+          code: 'dependency_unavailable',
+          message: 'a store this service depends on cannot be reached right now; retry',
+        },
+      },
+      internal: true,
+    };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,

@@ -342,18 +342,22 @@ async function usageEvents(
   return counted;
 }
 
-interface InvoiceView {
+/** An invoice as billing's REST API answers it, as far as tests read it. */
+export interface InvoiceBody {
   id: string;
+  mode: 'pooled' | 'tenant';
   tenantId: string | null;
   status: string;
   periodStart: string;
+  total: { minor: number };
   lines: {
     kind: string;
     meterKey?: string;
     pooled?: string;
     from: string;
     to: string;
-    attribution: { tenantId: string; quantity: string }[];
+    amount: { minor: number };
+    attribution: { tenantId: string; quantity: string; amount: { minor: number } }[];
   }[];
 }
 
@@ -364,7 +368,7 @@ async function billed(
   problems: string[],
 ): Promise<BooksReport['billed']> {
   if (periods.length === 0) return [];
-  const res = await api<{ invoices: InvoiceView[] }>(
+  const res = await api<{ invoices: InvoiceBody[] }>(
     serviceUrl('billing'),
     'GET',
     `/v1/accounts/${r.account.accountId}/invoices?limit=100`,
