@@ -4,10 +4,11 @@ import { KafkaModule } from '@metering/kafka';
 import { OWNER_DATA_SOURCE, PersistenceModule, type Database } from '@metering/persistence';
 import { TenantAuthService } from './auth/tenant-auth.service';
 import { ClosedPeriodsService } from './closed-periods/closed-periods.service';
-import type { IngestionConfig } from './config';
+import { IngestionConfig } from './config';
 import { EventsController } from './events/events.controller';
 import { DirectIntakeConsumer } from './direct/direct-intake.consumer';
 import { EventsService } from './events/events.service';
+import { TenantRateLimiter } from './events/tenant-rate-limiter';
 import { IngestionGrpcServer } from './grpc/ingestion.grpc-server';
 
 @Module({})
@@ -26,6 +27,13 @@ export class AppModule {
         TenantAuthService,
         IngestionGrpcServer,
         DirectIntakeConsumer,
+        {
+          // One per process, shared by every way in and by the check made before a body is read.
+          provide: TenantRateLimiter,
+          inject: [IngestionConfig],
+          useFactory: (c: IngestionConfig) =>
+            new TenantRateLimiter(c.INGEST_TENANT_EVENTS_PER_SECOND, c.INGEST_TENANT_BURST_EVENTS),
+        },
         {
           provide: IdempotencyLedger,
           inject: [OWNER_DATA_SOURCE],

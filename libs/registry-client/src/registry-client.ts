@@ -77,6 +77,11 @@ export class RegistryClient {
     return answer;
   }
 
+  /** The cached answer of `verifyKey`, without calling the registry; undefined when none is cached. */
+  cachedKeyCheck(secret: string, requiredScope: string): KeyCheck | undefined {
+    return this.cache.get(keyCheckCacheKey(secret, requiredScope));
+  }
+
   /** The holder of a management key, or null when the key is not valid; cached like key checks. */
   async verifyManagementKey(secret: string): Promise<ManagementPrincipal | null> {
     const cacheKey = keyCheckCacheKey(secret, 'management');

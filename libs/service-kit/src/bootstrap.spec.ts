@@ -102,4 +102,36 @@ describe(createServiceApp.name, () => {
       body: { id: 'né', text },
     });
   });
+
+  it('runs beforeBody before any body is read or parsed', async () => {
+    const config = Object.assign(new ServiceConfig(), { KAFKA_BROKERS: ['127.0.0.1:9092'] });
+    const early = await createServiceApp(
+      {
+        name: 'notes',
+        description: 'test',
+        configClass: ServiceConfig,
+        module: () => NotesModule,
+        beforeBody: () => (req, res, next) => {
+          if (req.header('x-refuse')) res.status(429).json({ error: { code: 'refused' } });
+          else next();
+        },
+      },
+      config,
+      createLogger('notes', 'silent'),
+    );
+    try {
+      await early.listen(0, '127.0.0.1');
+      const earlyUrl = `http://127.0.0.1:${(early.getHttpServer().address() as AddressInfo).port}`;
+      const send = (headers: Record<string, string>) =>
+        fetch(`${earlyUrl}/notes/n1`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{not json',
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as unknown }));
+      expect(await send({ 'x-refuse': '1' })).toEqual({ status: 429, body: { error: { code: 'refused' } } });
+      expect(await send({})).toMatchObject({ status: 400, body: { error: { code: 'malformed_json' } } });
+    } finally {
+      await early.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { type DynamicModule, type INestApplication, Module, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { loadConfigOrExit, redactConfig, type ServiceConfig } from '@metering/config';
 import { AppError } from '@metering/contracts';
 import {
@@ -35,6 +35,11 @@ export interface ServiceDefinition<C extends ServiceConfig> {
    * type: for signatures computed over the bytes sent (webhooks). Every other path parses JSON.
    */
   rawBodyPaths?: string[];
+  /**
+   * Middleware that runs before any body is read or parsed, made from the app's providers: for
+   * refusals that must not cost the process the body (ingestion's tenants over their rate).
+   */
+  beforeBody?: (app: INestApplication) => RequestHandler;
 }
 
 /**
@@ -90,6 +95,7 @@ export async function createServiceApp<C extends ServiceConfig>(
   app.disable('x-powered-by');
   app.use(requestContextMiddleware(app.get(Metrics)));
   app.use(refuseMalformedPath);
+  if (definition.beforeBody) app.use(definition.beforeBody(app));
   const rawPaths = new Set(definition.rawBodyPaths ?? []);
   if (rawPaths.size) {
     // Registered first: a body read here is finished, so the JSON parser leaves it alone.

@@ -10,6 +10,12 @@ export interface AuthenticatedTenant {
   accountId: string;
 }
 
+/** The secret of an `Authorization: Bearer <key>` header; empty when the header is not one. */
+function bearerSecret(authorization: string | undefined): string {
+  const [scheme, secret] = (authorization ?? '').split(' ');
+  return scheme === 'Bearer' && secret ? secret : '';
+}
+
 /**
  * Who is sending: the tenant behind an API key with scope `ingest`, checked through the
  * registry's gRPC with a local cache. Registry events drop cached answers as soon as a tenant
@@ -57,8 +63,8 @@ export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestro
 
   /** The tenant allowed to ingest with this `Authorization` header, or a 401/403 AppError. */
   async authenticate(authorization: string | undefined): Promise<AuthenticatedTenant> {
-    const [scheme, secret] = (authorization ?? '').split(' ');
-    if (scheme !== 'Bearer' || !secret) {
+    const secret = bearerSecret(authorization);
+    if (!secret) {
       throw new AppError(
         'unauthenticated',
         'missing_api_key',
@@ -84,5 +90,18 @@ export class TenantAuthService implements OnApplicationBootstrap, OnModuleDestro
     }
     enrichContext({ tenantId: check.tenantId, accountId: check.accountId });
     return { tenantId: check.tenantId, accountId: check.accountId };
+  }
+
+  /**
+   * The tenant of an ingest key the registry client holds a valid answer for (within the key-cache
+   * TTL, and no registry change has made it stale since), without calling anyone; undefined for any
+   * other header, which then takes the normal path through {@link authenticate}.
+   */
+  recentTenant(authorization: string | undefined): AuthenticatedTenant | undefined {
+    const secret = bearerSecret(authorization);
+    const check = secret ? this.registry.cachedKeyCheck(secret, 'ingest') : undefined;
+    return check?.valid && check.tenantStatus === 'active'
+      ? { tenantId: check.tenantId, accountId: check.accountId }
+      : undefined;
   }
 }

@@ -12,7 +12,7 @@ import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import { IngestionConfig } from '../config';
 import { ClosedPeriodsService } from '../closed-periods/closed-periods.service';
 import { checkEvents, type EventOutcome, type IntakeResult } from './intake';
-import { TenantRateLimiter } from './tenant-rate-limiter';
+import { TenantRateLimiter, overRateError } from './tenant-rate-limiter';
 
 export interface Rejection {
   index: number;
@@ -45,21 +45,17 @@ const MAX_PACK_CHARS = 256 * 1024;
 @Injectable()
 export class EventsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly meters: MeterCatalogClient;
-  private readonly limiter: TenantRateLimiter;
 
   constructor(
     private readonly kafka: KafkaClient,
     private readonly config: IngestionConfig,
     private readonly ledger: IdempotencyLedger,
     private readonly closedPeriods: ClosedPeriodsService,
+    private readonly limiter: TenantRateLimiter,
     health: HealthRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.meters = new MeterCatalogClient({ url: config.METERS_GRPC_URL, refreshMs: config.METER_REFRESH_MS });
-    this.limiter = new TenantRateLimiter(
-      config.INGEST_TENANT_EVENTS_PER_SECOND,
-      config.INGEST_TENANT_BURST_EVENTS,
-    );
     health.register({ name: 'meter-catalog', check: () => this.meters.check() });
   }
 
@@ -83,13 +79,7 @@ export class EventsService implements OnApplicationBootstrap, OnModuleDestroy {
       });
     }
     const retryAfterSeconds = this.limiter.take(tenant.tenantId, events.length);
-    if (retryAfterSeconds > 0) {
-      throw new AppError('rate_limited', 'rate_limited', `tenant ${tenant.tenantId} is over its event rate`, {
-        retryAfterSeconds,
-        eventsPerSecond: this.config.INGEST_TENANT_EVENTS_PER_SECOND,
-        burst: this.config.INGEST_TENANT_BURST_EVENTS,
-      });
-    }
+    if (retryAfterSeconds > 0) throw overRateError(this.limiter, tenant.tenantId, retryAfterSeconds);
     return summarize(await this.intake(tenant, events));
   }
 
