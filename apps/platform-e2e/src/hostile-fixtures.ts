@@ -3,6 +3,7 @@ import { BillingCalendar } from '@metering/billing-math';
 import {
   api,
   apiCallEvent,
+  eventually,
   postEvents,
   provisionTenants,
   serviceUrl,
@@ -208,4 +209,62 @@ export async function billedPeriod(accountId: string, ownerKey: string, planId: 
   );
   if (invoices.length !== 1) throw new Error(`expected one invoice, found ${invoices.length}`);
   return invoices[0].id;
+}
+
+/**
+ * A public address (example.com's, as webhooks.e2e-spec.ts uses) for webhook endpoints on the
+ * stack's instance, which refuses private ones. No test waits for a delivery to it to arrive.
+ */
+export const PUBLIC_HOOK_URL = 'https://93.184.215.14/hooks';
+
+/** An account's webhook endpoints and a delivery, for requests that name them. */
+export interface Webhooks {
+  endpointId: string;
+  /** One more endpoint, for requests that delete it. */
+  doomedEndpointId: string;
+  /** A delivery to `endpointId`, of the tenant's update. */
+  deliveryId: string;
+}
+
+/**
+ * Two webhook endpoints of the account on the stack's webhooks service, and a delivery to the first:
+ * of `tenant.updated`, by renaming the account's tenant.
+ */
+export async function webhookDelivery(
+  accountId: string,
+  ownerKey: string,
+  tenantId: string,
+): Promise<Webhooks> {
+  const webhooks = targetUrl('webhooks');
+  const root = `/v1/accounts/${accountId}/webhook-endpoints`;
+  const endpoint = (eventTypes: string[], description: string) =>
+    created(
+      'a webhook endpoint',
+      api<{ id: string }>(webhooks, 'POST', root, {
+        key: ownerKey,
+        body: { url: `${PUBLIC_HOOK_URL}/${description}`, eventTypes, description },
+      }),
+    );
+  const { id: endpointId } = await endpoint(['tenant.updated'], 'fuzzed');
+  const { id: doomedEndpointId } = await endpoint(['tenant.purged'], 'doomed');
+  await created(
+    'a tenant update',
+    api(serviceUrl('tenant-registry'), 'PATCH', `/v1/tenants/${tenantId}`, {
+      key: ownerKey,
+      body: { name: 'webhooks fixture' },
+    }),
+  );
+  const delivery = await eventually(
+    async () => {
+      const { body } = await api<{ deliveries?: { id: string }[] }>(
+        webhooks,
+        'GET',
+        `${root}/${endpointId}/deliveries`,
+        { key: ownerKey },
+      );
+      return body.deliveries?.[0];
+    },
+    { timeoutMs: 30_000, what: 'a webhook delivery of tenant.updated' },
+  );
+  return { endpointId, doomedEndpointId, deliveryId: delivery.id };
 }

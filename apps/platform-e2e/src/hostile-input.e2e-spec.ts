@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -12,12 +13,14 @@ import {
   type ServiceName,
 } from '@metering/testing';
 import {
+  PUBLIC_HOOK_URL,
   billedPeriod,
   catalogPlan,
   expectUnpairedSurrogatesRefused,
   hostileText,
   targetUrl,
   tenancy,
+  webhookDelivery,
   type Tenancy,
 } from './hostile-fixtures';
 
@@ -28,7 +31,15 @@ import {
 const RUNS_PER_ENDPOINT = Number(process.env.HOSTILE_RUNS ?? 100);
 
 /** The services whose public API is attacked here. */
-const SERVICES: ServiceName[] = ['tenant-registry', 'ingestion', 'aggregation', 'billing', 'audit'];
+const SERVICES: ServiceName[] = [
+  'tenant-registry',
+  'ingestion',
+  'aggregation',
+  'billing',
+  'audit',
+  'webhooks',
+  'dashboard',
+];
 
 type Caller = 'admin' | 'owner' | 'ingest' | 'nobody';
 
@@ -416,6 +427,15 @@ async function expectCleanAnswer(service: ServiceName, method: string, request: 
 
 const now = () => new Date().toISOString();
 
+/**
+ * A cursor of the webhook delivery log as the service writes them: the delivery's creation time as
+ * Postgres prints it and its id (`isoTime` may be any text in that place).
+ */
+const deliveryCursor = (isoTime: string) =>
+  Buffer.from(JSON.stringify([isoTime.replace('T', ' ').replace(/Z$/, '+00'), randomUUID()])).toString(
+    'base64url',
+  );
+
 /** An endpoint by its route (`GET /v1/usage`), with a sample request to start from. */
 const op = (
   service: ServiceName,
@@ -619,6 +639,45 @@ function endpoints(): Endpoint[] {
     }),
     op('audit', 'GET /v1/audit/tenants/:mTenant', 'owner', { query: { ...filter, limit: '5', cursor: 'c' } }),
     op('audit', 'GET /v1/audit/tenants/:mTenant/export', 'owner', { query: { ...filter, format: 'ndjson' } }),
+    // webhooks: endpoints of the `m` account, which no delivery ever reaches
+    op('webhooks', 'GET /v1/webhook-event-types', 'owner'),
+    op('webhooks', 'POST /v1/accounts/:mAccount/webhook-endpoints', 'owner', {
+      body: {
+        url: `${PUBLIC_HOOK_URL}/created`,
+        eventTypes: ['tenant.purged', 'account.*'],
+        description: 'fuzz',
+      },
+    }),
+    op('webhooks', 'GET /v1/accounts/:mAccount/webhook-endpoints', 'owner'),
+    op('webhooks', 'GET /v1/accounts/:mAccount/webhook-endpoints/:endpoint', 'owner'),
+    op('webhooks', 'PATCH /v1/accounts/:mAccount/webhook-endpoints/:endpoint', 'owner', {
+      body: { eventTypes: ['tenant.updated', 'tenant.*'], description: 'fuzzed', enabled: true },
+    }),
+    op('webhooks', 'DELETE /v1/accounts/:mAccount/webhook-endpoints/:doomedEndpoint', 'owner'),
+    op('webhooks', 'GET /v1/accounts/:mAccount/webhook-endpoints/:endpoint/deliveries', 'owner', {
+      query: { status: 'pending', limit: '5', cursor: deliveryCursor(new Date().toISOString()) },
+    }),
+    op('webhooks', 'GET /v1/accounts/:mAccount/webhook-endpoints/:endpoint/deliveries/:delivery', 'owner'),
+    op(
+      'webhooks',
+      'POST /v1/accounts/:mAccount/webhook-endpoints/:endpoint/deliveries/:delivery/redeliver',
+      'owner',
+    ),
+    // dashboard: its proxy to each service's API (`:…Path` is the rest of the path, slashes and
+    // all), and its page (not in its OpenAPI document)
+    op('dashboard', 'GET /api/:registryApi/:tenantsPath', 'owner', {
+      query: { status: 'active', limit: '5' },
+    }),
+    op('dashboard', 'GET /api/:aggregationApi/:usagePath', 'owner', {
+      query: { meter: 'api_calls', accountId: 'M_ACCOUNT', from: hourAgo, to: now(), window: 'hour' },
+    }),
+    op('dashboard', 'GET /api/:billingApi/:invoicesPath', 'owner', { query: { limit: '2' } }),
+    op('dashboard', 'GET /api/:auditApi/:auditPath', 'owner', {
+      query: { accountId: 'M_ACCOUNT', limit: '5' },
+    }),
+    op('dashboard', 'GET /', 'nobody'),
+    op('dashboard', 'GET /:asset', 'nobody'),
+    op('dashboard', 'GET /app.css', 'nobody'),
     // every service's operational endpoints
     ...SERVICES.flatMap((service) =>
       ['/health', '/metrics', '/docs/openapi.json'].map((path) => op(service, `GET ${path}`, 'nobody')),
@@ -663,7 +722,10 @@ describe('hostile input', () => {
     for (const s of onStack) pidsBefore.set(s, servicePid(s));
     const planId = await catalogPlan();
     [r, m] = await Promise.all([tenancy(3), tenancy(1)]);
-    const invoiceId = await billedPeriod(m.accountId, m.ownerKey, planId);
+    const [invoiceId, hooks] = await Promise.all([
+      billedPeriod(m.accountId, m.ownerKey, planId),
+      webhookDelivery(m.accountId, m.ownerKey, m.tenants[0].tenantId),
+    ]);
     ids = {
       rAccount: r.accountId,
       rTenant: r.tenants[0].tenantId,
@@ -676,6 +738,18 @@ describe('hostile input', () => {
       plan: planId,
       version: '1',
       invoice: invoiceId,
+      endpoint: hooks.endpointId,
+      doomedEndpoint: hooks.doomedEndpointId,
+      delivery: hooks.deliveryId,
+      registryApi: 'tenant-registry',
+      tenantsPath: `v1/accounts/${m.accountId}/tenants`,
+      aggregationApi: 'aggregation',
+      usagePath: 'v1/usage',
+      billingApi: 'billing',
+      invoicesPath: `v1/accounts/${m.accountId}/invoices`,
+      auditApi: 'audit',
+      auditPath: 'v1/audit',
+      asset: 'app.js',
     };
     Object.assign(placeholders, {
       R_ACCOUNT: r.accountId,
@@ -730,6 +804,79 @@ describe('hostile input', () => {
       expect([...statuses.keys()].some((s) => s !== 401)).toBe(true);
     });
   }
+
+  it('dashboard answers other spellings of its pages, and of its proxy paths, without 5xx', async () => {
+    const as = (path: string): Fuzzed => ({
+      path,
+      body: undefined,
+      headers: { authorization: `Bearer ${m.ownerKey}` },
+    });
+    // The router matches these too (case-insensitive, trailing slash): the page has one address each.
+    for (const path of ['/APP.JS', '/app.js/', '/App.Css', '/app.css/']) {
+      expect({ path, status: await expectCleanAnswer('dashboard', 'GET', as(path)) }).toEqual({
+        path,
+        status: 404,
+      });
+    }
+    // A percent-encoded service name is the service: the rest of the path is passed on as for its name.
+    const audit = `/v1/audit?accountId=${m.accountId}&limit=1`;
+    const plain = await expectCleanAnswer('dashboard', 'GET', as(`/api/audit${audit}`));
+    for (const path of [`/api/%61udit${audit}`, `/api/%61%75%64%69%74${audit}`, `/API/audit${audit}`]) {
+      expect({ path, status: await expectCleanAnswer('dashboard', 'GET', as(path)) }).toEqual({
+        path,
+        status: plain,
+      });
+    }
+    for (const path of [
+      '/api/audit%2Fv1/audit',
+      '/api/%2e%2e/v1/audit',
+      '/api/audit/%2e%2e/health',
+      '/api/audit/v1/..%2F..%2Fhealth',
+    ]) {
+      expect({ path, status: await expectCleanAnswer('dashboard', 'GET', as(path)) }).toEqual({
+        path,
+        status: 404,
+      });
+    }
+  });
+
+  it('webhooks refuses a delivery cursor with a time Postgres cannot read with 400, naming it', async () => {
+    const deliveries = `/v1/accounts/${m.accountId}/webhook-endpoints/${ids.endpoint}/deliveries`;
+    for (const time of [
+      '2026-13-01 00:00:00+00',
+      '2026-02-30 00:00:00+00',
+      '0000-01-01 00:00:00+00',
+      '2026-11-01 24:00:00+00',
+      '2026-11-01 00:00:00+16:00',
+    ]) {
+      const res = await fetch(`${targetUrl('webhooks')}${deliveries}?cursor=${deliveryCursor(time)}`, {
+        headers: { authorization: `Bearer ${m.ownerKey}` },
+      });
+      const { error } = (await res.json()) as { error: { details: unknown } };
+      expect({ time, status: res.status, fields: fieldsNamed(error.details) }).toEqual({
+        time,
+        status: 400,
+        fields: ['cursor'],
+      });
+    }
+  });
+
+  it('webhooks refuses null for a field a PATCH may leave out with 400, naming it', async () => {
+    const endpoint = `/v1/accounts/${m.accountId}/webhook-endpoints/${ids.endpoint}`;
+    for (const field of ['description', 'eventTypes', 'enabled']) {
+      const res = await fetch(`${targetUrl('webhooks')}${endpoint}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${m.ownerKey}` },
+        body: JSON.stringify({ [field]: null }),
+      });
+      const { error } = (await res.json()) as { error: { details: unknown } };
+      expect({ field, status: res.status, fields: fieldsNamed(error.details) }).toEqual({
+        field,
+        status: 400,
+        fields: [field],
+      });
+    }
+  });
 
   describe('malformed HTTP', () => {
     /** Bytes no HTTP client library would send. */
@@ -789,6 +936,10 @@ describe('hostile input', () => {
       ['aggregation', '/v1/entitlements/check', 1_048_576],
       ['billing', '/v1/plans', 1_048_576],
       ['audit', '/v1/audit/retention', 1_048_576],
+      // Any account: what is too large is refused before anyone looks at the key or the account.
+      ['webhooks', '/v1/accounts/acc_fuzz_limit/webhook-endpoints', 1_048_576],
+      // The dashboard has no POST route, but reads any JSON body before routing, within the limit.
+      ['dashboard', '/api/aggregation/v1/entitlements/check', 1_048_576],
     ];
 
     const send = (service: ServiceName, path: string, body: BodyInit, headers: Record<string, string> = {}) =>

@@ -52,6 +52,21 @@ describe('gRPC ingest', () => {
     expect(reply.rejected).toEqual([{ index: 0, id: '', reasons: ['$: not valid JSON'] }]);
   });
 
+  it('names the field of an unpaired surrogate, as REST does', async () => {
+    const {
+      tenants: [{ apiKey }],
+    } = await provisionTenants(1);
+    // Of a type no meter counts: without the check it is refused for its type, never published.
+    const event = apiCallEvent({ type: `${uniqueName('unmetered')}.probe`, subject: 'user\uD800' });
+    expect((await ingest(apiKey, [event])).rejected).toEqual([
+      {
+        index: 0,
+        id: event.id,
+        reasons: ['subject: must be well-formed Unicode (it has an unpaired surrogate)'],
+      },
+    ]);
+  });
+
   it('refuses an unknown key with UNAUTHENTICATED', async () => {
     await expect(ingest('ak_unknown_secret', [apiCallEvent()])).rejects.toMatchObject({
       code: 16,
@@ -64,7 +79,8 @@ describe('direct Kafka producers (usage.ingest.v1)', () => {
   const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: 'e2e-direct', logLevel: logLevel.NOTHING });
   const producer = kafka.producer();
   let dlq: Consumer;
-  const deadLetters = new Map<string, { reason: string; sourceTopic: string }>();
+  /** Dead letters by the text of their value (delivery is at least once: there may be several). */
+  const deadLetters = new Map<string, { reason: string; sourceTopic: string }[]>();
 
   beforeAll(async () => {
     await producer.connect();
@@ -74,10 +90,11 @@ describe('direct Kafka producers (usage.ingest.v1)', () => {
     await dlq.run({
       eachMessage: ({ message }) => {
         const header = (name: string) => message.headers?.[name]?.toString() ?? '';
-        deadLetters.set(message.value?.toString() ?? '', {
-          reason: header('x-dlq-reason'),
-          sourceTopic: header('x-dlq-source-topic'),
-        });
+        const value = message.value?.toString() ?? '';
+        deadLetters.set(value, [
+          ...(deadLetters.get(value) ?? []),
+          { reason: header('x-dlq-reason'), sourceTopic: header('x-dlq-source-topic') },
+        ]);
         return Promise.resolve();
       },
     });
@@ -88,18 +105,41 @@ describe('direct Kafka producers (usage.ingest.v1)', () => {
     await producer.disconnect();
   });
 
-  const send = (values: (string | object)[]) =>
+  const send = (values: (string | Buffer | object)[]) =>
     producer.send({
       topic: 'usage.ingest.v1',
       acks: -1,
-      messages: values.map((v) => ({ value: typeof v === 'string' ? v : JSON.stringify(v) })),
+      messages: values.map((v) => ({
+        value: typeof v === 'string' || Buffer.isBuffer(v) ? v : JSON.stringify(v),
+      })),
     });
 
   const deadLetterOf = (value: string) =>
-    eventually(() => deadLetters.get(value), {
+    eventually(() => deadLetters.get(value)?.[0], {
       timeoutMs: 30_000,
       what: `dead letter for ${value.slice(0, 60)}`,
     });
+
+  /** The dead letter of `value` whose reason matches; failing, the reasons it was dead-lettered with. */
+  async function deadLetterMatching(value: string, reason: RegExp) {
+    try {
+      return await eventually(() => deadLetters.get(value)?.find((d) => reason.test(d.reason)), {
+        timeoutMs: 30_000,
+        what: `dead letter for ${value.slice(0, 60)} with a reason matching ${String(reason)}`,
+      });
+    } catch (err) {
+      const seen = (deadLetters.get(value) ?? []).map((d) => d.reason);
+      throw new Error(`${(err as Error).message}; dead-lettered with ${JSON.stringify(seen)}`);
+    }
+  }
+
+  /**
+   * An event of `tenantId` of a type no meter counts: one the intake refuses whatever else is
+   * wrong with it, so that even without the checks under test it would never reach the
+   * aggregation sink (an unpaired surrogate there stalls it: ClickHouse refuses them).
+   */
+  const unmeteredEvent = (tenantId: string, patch: Record<string, unknown> = {}) =>
+    apiCallEvent({ tenantid: tenantId, type: `${uniqueName('unmetered')}.probe`, ...patch });
 
   it('republishes valid events, dead-letters the rest with the reason, and keeps the partition moving', async () => {
     const {
@@ -126,6 +166,57 @@ describe('direct Kafka producers (usage.ingest.v1)', () => {
     // The same event over REST afterwards is a duplicate: one ledger for every path.
     const { tenantid: _t, ...overRest } = good;
     expect((await postEvents(ingestion, [overRest], apiKey)).body.duplicates).toBe(1);
+  });
+
+  it('dead-letters an unpaired surrogate in any attribute, naming the field', async () => {
+    const {
+      tenants: [{ tenantId }],
+    } = await provisionTenants(1);
+    const unpaired = 'must be well-formed Unicode \\(it has an unpaired surrogate\\)';
+    // JSON text carries them as escapes (`\ud800`), as JSON.stringify writes them.
+    const cases: [RegExp, Record<string, unknown>][] = [
+      [/subject/, unmeteredEvent(tenantId, { subject: 'user\uD800' })],
+      [/source/, unmeteredEvent(tenantId, { source: '\uDC00e2e://producer' })],
+      [/id/, unmeteredEvent(tenantId, { id: `${randomUUID()}\uDBFF` })],
+      [/type/, unmeteredEvent(tenantId, { type: `${uniqueName('unmetered')}.probe\uDFFF` })],
+      [/data\.route/, unmeteredEvent(tenantId, { data: { route: '/v1/\uD83D' } })],
+      [/data\.nested\.list\.1/, unmeteredEvent(tenantId, { data: { nested: { list: ['a', 'b\uDE00'] } } })],
+    ];
+    await send(cases.map(([, event]) => event));
+    for (const [field, event] of cases) {
+      const reason = new RegExp(`^contract UsageCloudEvent: ${field.source}: ${unpaired}$`);
+      expect(await deadLetterMatching(JSON.stringify(event), reason)).toEqual({
+        reason: expect.any(String),
+        sourceTopic: 'usage.ingest.v1',
+      });
+    }
+    // In a property name: the reason names it (its unpaired half arrives as U+FFFD in the header).
+    const badKey = unmeteredEvent(tenantId, { data: { 'k\uD800': 1 } });
+    await send([badKey]);
+    await deadLetterMatching(
+      JSON.stringify(badKey),
+      new RegExp(`^contract UsageCloudEvent: data\\.k\uFFFD: its name ${unpaired}$`),
+    );
+  });
+
+  it('dead-letters a value that is not UTF-8 as malformed, rather than reading U+FFFD into it', async () => {
+    const {
+      tenants: [{ tenantId }],
+    } = await provisionTenants(1);
+    const withBytes = (bytes: number[]) => {
+      const [before, after] = JSON.stringify(unmeteredEvent(tenantId, { subject: 'user-@@' })).split('@@');
+      return Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
+    };
+    const values = [
+      withBytes([0xff]), // a byte UTF-8 never uses
+      withBytes([0xed, 0xa0, 0x80]), // U+D800 encoded as if it were a character (CESU-8)
+      withBytes([0xc3]), // a sequence cut short
+      withBytes([0xc0, 0xaf]), // an overlong '/'
+    ];
+    await send(values);
+    for (const value of values) {
+      await deadLetterMatching(value.toString(), /^value is not .*utf-8/i);
+    }
   });
 
   it('refuses events of a suspended tenant', async () => {

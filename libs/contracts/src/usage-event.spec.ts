@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { isRfc3339 } from './rfc3339';
+import { USAGE_INGEST_TOPIC } from './topics';
 import {
   UsageCloudEvent,
   UsageEventRecord,
@@ -11,6 +12,9 @@ import { validateAs, type Validated } from './validation';
 
 const fieldsOf = (v: Validated<object>) => (v.ok ? [] : v.errors.map((e) => e.field).sort());
 
+/** The top-level attributes named (a class names `data` where the fast check names `data.k`). */
+const attributesOf = (v: Validated<object>) => [...new Set(fieldsOf(v).map((f) => f.split('.')[0]))].sort();
+
 /** Each field either a plausible valid value, an arbitrary JSON value, or absent. */
 function objectsAround(valid: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
   const fields = Object.fromEntries(
@@ -19,7 +23,18 @@ function objectsAround(valid: Record<string, fc.Arbitrary<unknown>>): fc.Arbitra
   return fc.record(fields, { requiredKeys: [] });
 }
 
-const text = (max: number) => fc.string({ minLength: 0, maxLength: max + 2 });
+/** Short text from every plane, now and then with a NUL or an unpaired surrogate half in it. */
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc
+    .tuple(
+      fc.string({ unit: 'binary', maxLength: 4 }),
+      fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF'),
+      fc.string({ unit: 'binary', maxLength: 4 }),
+    )
+    .map((parts) => parts.join('')),
+);
+const text = (max: number) => fc.oneof(fc.string({ minLength: 0, maxLength: max + 2 }), anyText);
 const id = fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,20}$/), fc.string({ maxLength: 4 }));
 const time = fc.oneof(
   fc.date({ min: new Date(0), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
@@ -41,14 +56,62 @@ describe('checkUsageCloudEvent', () => {
       subject: fc.option(text(40), { nil: undefined }),
       time,
       datacontenttype: fc.constantFrom('application/json', 'text/plain'),
-      data: fc.dictionary(fc.string(), fc.jsonValue()),
+      data: fc.dictionary(
+        fc.oneof(fc.string(), anyText),
+        fc.oneof(fc.jsonValue(), anyText, fc.dictionary(anyText, anyText, { maxKeys: 2 })),
+      ),
       tenantid: id,
     });
     fc.assert(
       fc.property(events, (event) => {
-        expect(fieldsOf(checkUsageCloudEvent(event))).toEqual(fieldsOf(validateAs(UsageCloudEvent, event)));
+        expect(attributesOf(checkUsageCloudEvent(event))).toEqual(
+          attributesOf(validateAs(UsageCloudEvent, event)),
+        );
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  const event = (patch: Record<string, unknown> = {}) => ({
+    specversion: '1.0',
+    id: 'evt-1',
+    source: 'app://checkout',
+    type: 'api.call',
+    subject: 'user-1',
+    time: '2026-11-01T10:00:00Z',
+    data: { route: '/x', nested: { list: ['a', 'b'] } },
+    ...patch,
+  });
+  const UNPAIRED = 'must be well-formed Unicode (it has an unpaired surrogate)';
+
+  // Direct Kafka producers and gRPC callers reach only these rules: ClickHouse refuses unpaired
+  // surrogates, so an event with one must never be accepted (it would stall the sink).
+  it.each([
+    ['subject', { subject: 'user\uD800' }, 'subject', UNPAIRED],
+    ['source', { source: '\uDC00app' }, 'source', UNPAIRED],
+    ['id', { id: 'evt-\uDBFF' }, 'id', UNPAIRED],
+    ['type', { type: 'api.call\uDFFF' }, 'type', UNPAIRED],
+    ['a data value', { data: { route: '/x\uD83D' } }, 'data.route', UNPAIRED],
+    ['a nested data value', { data: { a: { b: ['ok', 'x\uDE00'] } } }, 'data.a.b.1', UNPAIRED],
+    ['a data property name', { data: { 'k\uD800': 1 } }, 'data.k\uD800', `its name ${UNPAIRED}`],
+    ['subject (NUL)', { subject: 'a\u0000b' }, 'subject', 'must not contain NUL (\\u0000) characters'],
+  ])('refuses an unpaired surrogate or NUL in %s, naming the field', (_what, patch, field, reason) => {
+    expect(checkUsageCloudEvent(event(patch))).toEqual({ ok: false, errors: [{ field, reasons: [reason] }] });
+    expect(attributesOf(validateAs(UsageCloudEvent, event(patch)))).toEqual([field.split('.')[0]]);
+  });
+
+  it('refuses the escape of an unpaired surrogate in JSON text, as a Kafka message carries it', () => {
+    const value = JSON.parse(JSON.stringify(event()).replace('user-1', 'user\\ud800')) as unknown;
+    expect(USAGE_INGEST_TOPIC.check(value)).toEqual({
+      ok: false,
+      errors: [{ field: 'subject', reasons: [UNPAIRED] }],
+    });
+  });
+
+  it('accepts surrogate pairs, other planes and control characters', () => {
+    const text = '😀 \u{10FFFF} \u0001 \u202E é';
+    expect(checkUsageCloudEvent(event({ subject: text, source: text, data: { [text]: text } })).ok).toBe(
+      true,
     );
   });
 });

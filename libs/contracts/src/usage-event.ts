@@ -13,12 +13,13 @@ import {
   Matches,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import type { FieldError } from './errors';
 import { USAGE_EVENT_LIMITS as L } from './limits';
 import { IsRfc3339, isRfc3339 } from './rfc3339';
-import type { Validated } from './validation';
+import { unstorableInput, type Validated } from './validation';
 
 /** Applies several property decorators as one. */
 const field =
@@ -29,6 +30,24 @@ const field =
 
 /** A required, non-empty string of at most `max` characters. */
 const RequiredText = (max: number) => field(IsString(), IsNotEmpty(), MaxLength(max));
+
+/**
+ * A value stored as sent: no NUL or unpaired surrogate in it, nor in any property name or value
+ * within, and no absurd nesting ({@link unstorableInput}). REST refuses these at the edge; direct
+ * Kafka producers and gRPC reach only the event's own rules, which must refuse them too
+ * (ClickHouse refuses unpaired surrogates in JSONEachRow: one such event would stall the sink).
+ */
+const Storable = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isStorable',
+    validator: {
+      validate: (value) => unstorableInput(value).length === 0,
+      defaultMessage: (args) =>
+        unstorableInput(args?.value, args?.property)
+          .map((p) => `${p.field}: ${p.reasons.join('; ')}`)
+          .join(' | '),
+    },
+  });
 
 /** Tenant and account ids: opaque, URL-safe strings. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -43,18 +62,22 @@ export class UsageCloudEvent {
   specversion!: string;
 
   @RequiredText(L.idMaxLength)
+  @Storable()
   id!: string;
 
   @RequiredText(L.sourceMaxLength)
+  @Storable()
   source!: string;
 
   @RequiredText(L.typeMaxLength)
+  @Storable()
   type!: string;
 
   @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(L.subjectMaxLength)
+  @Storable()
   subject?: string;
 
   @IsRfc3339()
@@ -66,6 +89,7 @@ export class UsageCloudEvent {
 
   @IsDefined()
   @IsObject()
+  @Storable()
   data!: Record<string, unknown>;
 
   @IsOptional()
@@ -138,7 +162,8 @@ export class UsageEventBatch {
 // above (a property test holds them equal) at a fraction of class-validator's cost per event.
 
 type Rule = (value: unknown) => string | undefined;
-type Shape = Record<string, { optional?: boolean; rule: Rule }>;
+/** `storable`: once the rule holds, refuse what {@link Storable} refuses, naming the place. */
+type Shape = Record<string, { optional?: boolean; rule: Rule; storable?: true }>;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -168,13 +193,13 @@ const timeRule: Rule = (v) =>
 
 const CLOUD_EVENT_SHAPE: Shape = {
   specversion: { rule: equalsRule('1.0') },
-  id: { rule: stringRule(L.idMaxLength) },
-  source: { rule: stringRule(L.sourceMaxLength) },
-  type: { rule: stringRule(L.typeMaxLength) },
-  subject: { optional: true, rule: stringRule(L.subjectMaxLength) },
+  id: { rule: stringRule(L.idMaxLength), storable: true },
+  source: { rule: stringRule(L.sourceMaxLength), storable: true },
+  type: { rule: stringRule(L.typeMaxLength), storable: true },
+  subject: { optional: true, rule: stringRule(L.subjectMaxLength), storable: true },
   time: { rule: timeRule },
   datacontenttype: { optional: true, rule: equalsRule('application/json') },
-  data: { rule: objectRule },
+  data: { rule: objectRule, storable: true },
   tenantid: { optional: true, rule: stringRule(L.tenantIdMaxLength, { pattern: ID_PATTERN }) },
 };
 
@@ -194,11 +219,13 @@ function checkShape(shape: Shape, value: unknown, prefix = ''): FieldError[] {
   if (!isPlainObject(value)) return [{ field: prefix || '$', reasons: ['must be a JSON object'] }];
   const errors: FieldError[] = [];
   for (const field in shape) {
-    const { optional, rule } = shape[field];
+    const { optional, rule, storable } = shape[field];
     const v = value[field];
     if (optional && (v === undefined || v === null)) continue;
+    const name = prefix ? `${prefix}.${field}` : field;
     const reason = rule(v);
-    if (reason) errors.push({ field: prefix ? `${prefix}.${field}` : field, reasons: [reason] });
+    if (reason) errors.push({ field: name, reasons: [reason] });
+    else if (storable) errors.push(...unstorableInput(v, name));
   }
   return errors;
 }

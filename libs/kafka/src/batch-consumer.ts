@@ -73,6 +73,12 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
 type Parsed<T> = { ok: true; message: ConsumedMessage<T> } | { ok: false; reason: string };
 
 /**
+ * Values are UTF-8 JSON. Bytes that are not UTF-8 are refused: `Buffer.toString` would read them
+ * as U+FFFD and pass an altered event on. The BOM is kept, so JSON.parse refuses it as before.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
  * Consumes one topic in batches with manual offset commits: each batch's invalid messages go to
  * the topic's dead-letter topic with the reason, the valid ones to the handler, and only after
  * both are durable is the offset committed. A poison message never blocks its partition.
@@ -189,9 +195,15 @@ export class BatchConsumer<T extends object> {
     partition: number,
   ): Parsed<T> {
     if (!message.value) return { ok: false, reason: 'empty message value' };
+    let text: string;
+    try {
+      text = UTF8.decode(message.value);
+    } catch {
+      return { ok: false, reason: 'value is not UTF-8: malformed bytes' };
+    }
     let json: unknown;
     try {
-      json = JSON.parse(message.value.toString('utf8'));
+      json = JSON.parse(text);
     } catch (err) {
       return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
     }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import {
   WEBHOOK_ENDPOINT_EVENTS,
+  isRfc3339,
   type Actor,
   type DomainEventEnvelope,
   type WebhookDisableReason,
@@ -212,12 +213,23 @@ async function changed(tx: EntityManager, sql: string, params: unknown[]): Promi
 
 const encodeCursor = (r: Row) => Buffer.from(JSON.stringify([r.created_text, r.id])).toString('base64url');
 
+/**
+ * Whether a cursor's time is one Postgres reads back as `timestamptz`: the form it prints, a real
+ * date and time (no 30 February, no year 0) and an offset within ±15:59. A forged cursor with any
+ * other would fail in the query (22008): a 500 instead of a 400 naming the cursor.
+ */
+function isTimestampText(text: string): boolean {
+  const m = /^(\d{4})(-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)([+-])(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (!m || m[1] === '0000' || Number(m[5]) > 15) return false;
+  return isRfc3339(`${m[1]}${m[2]}T${m[3]}${m[4]}${m[5]}:${m[6] ?? '00'}`);
+}
+
 function decodeCursor(cursor: string): [string, string] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
       const [created, id] = value as [string, string];
-      if (TIMESTAMP_TEXT.test(created) && UUID.test(id)) return [created, id];
+      if (TIMESTAMP_TEXT.test(created) && isTimestampText(created) && UUID.test(id)) return [created, id];
     }
   } catch {
     // answered below

@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '@metering/contracts';
 import { LOGGER, currentContext, type Logger } from '@metering/observability';
 import { DashboardConfig } from '../config';
-import { PROXIED_SERVICES, upstreamUrl, upstreamsOf, type Upstreams } from './upstreams';
+import { PROXIED_SERVICES, proxiedRest, upstreamUrl, upstreamsOf, type Upstreams } from './upstreams';
 
 /** Request headers passed on: the caller's key and what it accepts. Nothing is added. */
 const FORWARDED_REQUEST = ['authorization', 'accept'];
@@ -40,7 +40,7 @@ export class ProxyController {
   @ApiParam({ name: 'service', enum: PROXIED_SERVICES })
   @ApiParam({ name: 'path', description: 'the service path after /api/<service>/, starting with v1/' })
   async forward(@Param('service') service: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const target = upstreamUrl(this.upstreams, service, req.originalUrl.slice(`/api/${service}`.length));
+    const target = upstreamUrl(this.upstreams, service, proxiedRest(req.originalUrl));
     const headers = new Headers();
     for (const name of FORWARDED_REQUEST) {
       const value = req.header(name);

@@ -1,5 +1,5 @@
 import { AppError } from '@metering/contracts';
-import { upstreamUrl, type Upstreams } from './upstreams';
+import { proxiedRest, upstreamUrl, type Upstreams } from './upstreams';
 
 const upstreams: Upstreams = {
   'tenant-registry': 'http://127.0.0.1:3001',
@@ -43,7 +43,25 @@ describe(upstreamUrl.name, () => {
     expect(refusal('audit', rest)).toEqual({ kind: 'not_found', code: 'not_proxied' });
   });
 
+  it.each([['it/v1/audit'], ['0/v1/x'], ['@evil.example/v1/x'], [':99999/v1/x']])(
+    'refuses %s, which does not follow the base URL as a path',
+    (rest) => {
+      expect(refusal('audit', rest)).toEqual({ kind: 'not_found', code: 'not_proxied' });
+    },
+  );
+
   it('keeps a base path: dot segments cannot climb out of it', () => {
     expect(refusal('billing', '/v1/../../other/v1/x')).toEqual({ kind: 'not_found', code: 'not_proxied' });
+  });
+});
+
+describe(proxiedRest.name, () => {
+  it.each([
+    ['/api/audit/v1/audit?limit=5', '/v1/audit?limit=5'],
+    ['/api/%61udit/v1/audit', '/v1/audit'],
+    ['/api/tenant%2Dregistry/v1/accounts?x=/y', '/v1/accounts?x=/y'],
+    ['/API/billing/v1/a/b', '/v1/a/b'],
+  ])('takes what follows the service segment of %s as sent', (url, rest) => {
+    expect(proxiedRest(url)).toBe(rest);
   });
 });

@@ -20,9 +20,17 @@ const isProxied = (name: string): name is ProxiedService =>
   (PROXIED_SERVICES as readonly string[]).includes(name);
 
 /**
+ * What follows `/api/<service>` in a request's URL as sent: its path and query. Cut after the
+ * second segment, not at the length of the service's name: the router decodes that segment
+ * (`/api/%61udit/…` is `audit`), so its length as sent may differ.
+ */
+export const proxiedRest = (originalUrl: string): string => originalUrl.replace(/^\/[^/?#]*\/[^/?#]*/, '');
+
+/**
  * The service URL a proxied request goes to: `rest` (path and query after `/api/<service>`)
  * appended to the service's base URL. Only the versioned API (`/v1/…`) is reachable: a path that
- * resolves anywhere else once dot segments are removed (`/v1/../health`, `%2e%2e`) is refused.
+ * resolves anywhere else once dot segments are removed (`/v1/../health`, `%2e%2e`), or that is no
+ * URL at all, is refused.
  */
 export function upstreamUrl(upstreams: Upstreams, service: string, rest: string): URL {
   if (!isProxied(service)) {
@@ -33,8 +41,8 @@ export function upstreamUrl(upstreams: Upstreams, service: string, rest: string)
   }
   const base = new URL(upstreams[service]);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const target = new URL(`${base.origin}${basePath}${rest}`);
-  if (target.origin !== base.origin || !target.pathname.startsWith(`${basePath}/v1/`)) {
+  const target = URL.parse(`${base.origin}${basePath}${rest}`);
+  if (!target || target.origin !== base.origin || !target.pathname.startsWith(`${basePath}/v1/`)) {
     throw new AppError('not_found', 'not_proxied', `only /v1/… of ${service} is reachable here`, {
       field: 'path',
     });

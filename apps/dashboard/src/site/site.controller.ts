@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { AppError } from '@metering/contracts';
 import { SITE_ASSETS } from './site.tokens';
 import type { SiteAssets } from './site-assets';
 
@@ -26,7 +27,9 @@ export class SiteController {
 
   @Get(['', 'app.css', 'app.js'])
   serve(@Req() req: Request, @Res() res: Response): void {
-    const asset = this.assets.get(req.path)!;
+    // The router also matches other spellings (`/APP.JS`, `/app.js/`): the page has one address each.
+    const asset = this.assets.get(req.path);
+    if (!asset) throw new AppError('not_found', 'not_found', `Cannot GET ${req.path}`);
     res.setHeader('content-type', asset.contentType);
     res.setHeader('etag', asset.etag);
     res.setHeader('cache-control', 'no-cache');

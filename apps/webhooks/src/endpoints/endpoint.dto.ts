@@ -7,6 +7,7 @@ import {
   IsOptional,
   IsString,
   MaxLength,
+  ValidateIf,
 } from 'class-validator';
 import { DELIVERABLE_EVENT_TYPES, MAX_EVENT_TYPES, MAX_URL_LENGTH } from '@metering/webhooks-domain';
 
@@ -40,9 +41,15 @@ export class CreateEndpointDto {
   description?: string;
 }
 
+/**
+ * A field a PATCH may leave out, but not set to null: null is no value of its type (a null
+ * description reached the NOT NULL column as a 500), and "leave it as it is" is said by leaving it out.
+ */
+const Omissible = () => ValidateIf((_dto: object, value: unknown) => value !== undefined);
+
 export class UpdateEndpointDto {
   @ApiPropertyOptional({ description: EVENT_TYPES_DESCRIPTION })
-  @IsOptional()
+  @Omissible()
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_EVENT_TYPES)
@@ -51,7 +58,7 @@ export class UpdateEndpointDto {
   eventTypes?: string[];
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @Omissible()
   @IsString()
   @MaxLength(500)
   description?: string;
@@ -59,7 +66,7 @@ export class UpdateEndpointDto {
   @ApiPropertyOptional({
     description: 'false stops deliveries; true re-enables an endpoint (disabled by hand or for failing)',
   })
-  @IsOptional()
+  @Omissible()
   @IsBoolean()
   enabled?: boolean;
 }
