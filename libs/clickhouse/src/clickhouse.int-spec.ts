@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stackVar, uniqueName } from '@metering/testing';
-import { ClickHouse } from './client';
+import { ClickHouse, inBackground } from './client';
 import { ident, raw, sql } from './escape';
 import { MigrationError, migrateClickHouse } from './migrations';
 
@@ -50,6 +50,20 @@ describe(ClickHouse.name, () => {
     // The table survived every attempted injection.
     const [count] = await ch.query<{ n: string }>(raw('SELECT count() AS n FROM strings'));
     expect(Number(count.n)).toBe(HOSTILE.length);
+  });
+
+  it('runs the statements made inside inBackground on one server thread, and only those', async () => {
+    const maxThreads = async () => {
+      const [row] = await ch.query<{ value: string }>(
+        raw("SELECT value FROM system.settings WHERE name = 'max_threads'"),
+      );
+      return row.value;
+    };
+    const before = await maxThreads();
+    expect(await inBackground(maxThreads)).toBe('1');
+    expect(await inBackground(() => Promise.resolve().then(maxThreads))).toBe('1');
+    expect(await maxThreads()).toBe(before);
+    expect(before).not.toBe('1');
   });
 
   it('runs migrations once, and a second run applies nothing', async () => {

@@ -19,6 +19,7 @@ import {
   type SubscriptionChangedData,
   type TenantSubscriptionChangedData,
 } from '@metering/contracts';
+import { inBackground } from '@metering/clickhouse';
 import { ConcurrencyError, EventStore, OutboxRelay, handleCommand } from '@metering/event-store';
 import { KafkaClient } from '@metering/kafka';
 import {
@@ -126,7 +127,9 @@ export class QuotaService implements OnApplicationBootstrap, OnModuleDestroy {
     this.relay.start();
     if (this.config.QUOTA_EVAL_INTERVAL_MS > 0) {
       this.timer = setInterval(() => {
-        this.evaluating ??= this.evaluateTouched().finally(() => (this.evaluating = undefined));
+        this.evaluating ??= inBackground(() => this.evaluateTouched()).finally(
+          () => (this.evaluating = undefined),
+        );
       }, this.config.QUOTA_EVAL_INTERVAL_MS);
     }
   }
@@ -265,7 +268,8 @@ export class QuotaService implements OnApplicationBootstrap, OnModuleDestroy {
     const hit = this.cached.get(key);
     const now = Date.now();
     if (hit && now - hit.readAt < this.config.QUOTA_REFRESH_MS) return Promise.resolve(hit.quotas);
-    const refresh = this.refresh(key, read);
+    // A check waits for the first read only; later refreshes run in the background.
+    const refresh = this.refresh(key, hit ? () => inBackground(read) : read);
     return hit ? Promise.resolve(hit.quotas) : refresh;
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DAY_MS, HOUR_MS, RollupLedger } from '@metering/aggregation-data-access';
-import { ClickHouse, ident, raw, sql, type SqlFragment } from '@metering/clickhouse';
+import { ClickHouse, ident, joinSql, raw, sql, type SqlFragment } from '@metering/clickhouse';
 import { AppError } from '@metering/contracts';
 import { UNIT, divideHalfEven, formatQuantity, type Meter, type Quantity } from '@metering/meters';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
@@ -91,17 +91,19 @@ interface TenantFigures {
 
 /**
  * Where a query reads: raw rows for the partial hours at the ends and for stale hours, rollups
- * for the rest — daily rollups for whole days that are current, hourly ones for other hours.
+ * for the rest — daily rollups for whole days that are current, hourly ones for other hours. A
+ * source with nothing to read is null and left out of the query: ClickHouse reads at least a
+ * granule of every part a condition cannot rule out by the primary key, even an always-false one.
  */
 interface Sources {
   /** Deduplicated raw rows (tenant_id, event_id, t, s, v) outside the rollups' hours. */
-  raw: SqlFragment;
+  raw: SqlFragment | null;
   /** Condition on an hour-grained rollup table: the account, meter, tenant and every clean whole hour. */
-  rollup: SqlFragment;
+  rollup: SqlFragment | null;
   /** The same on `usage_hourly`, without the hours that `usage_daily` answers for. */
-  hourly: SqlFragment;
+  hourly: SqlFragment | null;
   /** Condition on `usage_daily`: the current whole days. */
-  daily: SqlFragment;
+  daily: SqlFragment | null;
   /** The query selects some of the account's tenants, not all. */
   someTenants: boolean;
 }
@@ -192,7 +194,6 @@ export class UsageService {
 
   /** One value of a groupBy property: raw rows of the whole range, no rollups. */
   private groupSources(meter: Meter, q: UsageQuery, group: GroupFilter): Sources {
-    const nothing = raw('0');
     return {
       raw: sql`(SELECT tenant_id, event_id, t, s, v FROM ${dedupedValues(
         q.accountId,
@@ -200,9 +201,9 @@ export class UsageService {
         q.toMs,
         sql`AND meter_key = ${meter.key} ${tenantFilter(q)} AND ${groupValueOf(group.property)} = ${group.value}`,
       )})`,
-      rollup: nothing,
-      hourly: nothing,
-      daily: nothing,
+      rollup: null,
+      hourly: null,
+      daily: null,
       // Peaks from each tenant's own maxima: the rolled-up bucket sums span every group.
       someTenants: true,
     };
@@ -224,20 +225,26 @@ export class UsageService {
     const cleanHours = subtractRanges(whole, staleRanges);
     const hourlyOnly = subtractRanges(cleanHours, dayRanges);
     const scope = sql`account_id = ${q.accountId} AND meter_key = ${meter.key} ${tenant}`;
+    const rawRanges = [
+      { fromMs: q.fromMs, toMs: Math.min(wholeFrom, q.toMs) },
+      { fromMs: Math.max(wholeTo, q.fromMs), toMs: q.toMs },
+      ...staleRanges,
+    ].filter((r) => r.toMs > r.fromMs);
+    const within = (ranges: Range[], column: 'hour_ms' | 'day_ms') =>
+      ranges.length ? sql`${scope} AND ${inTimeRanges(ranges, column)}` : null;
     return {
-      raw: sql`(SELECT tenant_id, event_id, t, s, v FROM ${dedupedValues(
-        q.accountId,
-        q.fromMs,
-        q.toMs,
-        sql`AND meter_key = ${meter.key} ${tenant} AND ${inTimeRanges([
-          { fromMs: q.fromMs, toMs: Math.min(wholeFrom, q.toMs) },
-          { fromMs: Math.max(wholeTo, q.fromMs), toMs: q.toMs },
-          ...staleRanges,
-        ])}`,
-      )})`,
-      rollup: sql`${scope} AND ${inTimeRanges(cleanHours, 'hour_ms')}`,
-      hourly: sql`${scope} AND ${inTimeRanges(hourlyOnly, 'hour_ms')}`,
-      daily: sql`${scope} AND ${inTimeRanges(dayRanges, 'day_ms')}`,
+      // Bounded by the raw ranges themselves, so the primary key skips the rest of the range.
+      raw: rawRanges.length
+        ? sql`(SELECT tenant_id, event_id, t, s, v FROM ${dedupedValues(
+            q.accountId,
+            Math.min(...rawRanges.map((r) => r.fromMs)),
+            Math.max(...rawRanges.map((r) => r.toMs)),
+            sql`AND meter_key = ${meter.key} ${tenant} AND ${inTimeRanges(rawRanges)}`,
+          )})`
+        : null,
+      rollup: within(cleanHours, 'hour_ms'),
+      hourly: within(hourlyOnly, 'hour_ms'),
+      daily: within(dayRanges, 'day_ms'),
       someTenants: Boolean(q.tenantId ?? q.tenantIds?.length),
     };
   }
@@ -253,15 +260,20 @@ export class UsageService {
     fromRollup: string,
     combine: string,
   ): Promise<TenantRow[]> {
+    const parts = unionAll([
+      src.raw &&
+        sql`SELECT tenant_id, ${raw(fromRaw)}, toUInt64(count()) AS e FROM ${src.raw} GROUP BY tenant_id`,
+      src.hourly &&
+        sql`SELECT tenant_id, ${raw(fromRollup)}, sum(events) AS e
+        FROM ${ident(USAGE_HOURLY_TABLE)} FINAL WHERE ${src.hourly} GROUP BY tenant_id`,
+      src.daily &&
+        sql`SELECT tenant_id, ${raw(fromRollup)}, sum(events) AS e
+        FROM ${ident(USAGE_DAILY_TABLE)} FINAL WHERE ${src.daily} GROUP BY tenant_id`,
+    ]);
+    if (!parts) return Promise.resolve([]);
     return this.ch.query<TenantRow>(sql`
       SELECT tenant_id, toString(sum(e)) AS events, toString(${raw(combine)}) AS total FROM (
-        SELECT tenant_id, ${raw(fromRaw)}, toUInt64(count()) AS e FROM ${src.raw} GROUP BY tenant_id
-        UNION ALL
-        SELECT tenant_id, ${raw(fromRollup)}, sum(events) AS e
-        FROM ${ident(USAGE_HOURLY_TABLE)} FINAL WHERE ${src.hourly} GROUP BY tenant_id
-        UNION ALL
-        SELECT tenant_id, ${raw(fromRollup)}, sum(events) AS e
-        FROM ${ident(USAGE_DAILY_TABLE)} FINAL WHERE ${src.daily} GROUP BY tenant_id
+        ${parts}
       ) GROUP BY tenant_id ORDER BY tenant_id`);
   }
 
@@ -332,15 +344,16 @@ export class UsageService {
     // each tenant's first time per hour. No FINAL: a rebuild of an hour only adds subjects or moves
     // a first time earlier (raw data only grows), so older rows change neither the distinct counts
     // nor the minimum times below, and reading them is far cheaper than merging at query time.
-    const sightings = sql`(
-      SELECT tenant_id, s, t AS ft FROM ${src.raw} WHERE s != ''
-      UNION ALL
-      SELECT tenant_id, subject AS s, first_t AS ft FROM ${ident(USAGE_SUBJECTS_TABLE)} WHERE ${src.rollup}
-    )`;
+    const sightings = unionAll([
+      src.raw && sql`SELECT tenant_id, s, t AS ft FROM ${src.raw} WHERE s != ''`,
+      src.rollup &&
+        sql`SELECT tenant_id, subject AS s, first_t AS ft FROM ${ident(USAGE_SUBJECTS_TABLE)} WHERE ${src.rollup}`,
+    ]);
+    if (!sightings) return { tenants: [], pooled: 0n };
     const [events, distinct] = await Promise.all([
       this.sums(src),
       this.ch.query<{ tenant_id: string; n: string }>(
-        sql`SELECT tenant_id, toString(uniqExact(s)) AS n FROM ${sightings} GROUP BY tenant_id`,
+        sql`SELECT tenant_id, toString(uniqExact(s)) AS n FROM (${sightings}) GROUP BY tenant_id`,
       ),
     ]);
     const users = new Map(distinct.map((d) => [d.tenant_id, BigInt(d.n) * UNIT]));
@@ -352,7 +365,7 @@ export class UsageService {
       // A subject seen in several tenants counts once, for the tenant that saw it first.
       const owners = await this.ch.query<{ owner: string; n: string }>(sql`
         SELECT owner, toString(count()) AS n FROM (
-          SELECT s, argMin(tenant_id, tuple(ft, tenant_id)) AS owner FROM ${sightings} GROUP BY s
+          SELECT s, argMin(tenant_id, tuple(ft, tenant_id)) AS owner FROM (${sightings}) GROUP BY s
         ) GROUP BY owner`);
       const owned = new Map(owners.map((o) => [o.owner, BigInt(o.n) * UNIT]));
       for (const t of tenants) t.contribution = owned.get(t.tenantId) ?? 0n;
@@ -367,31 +380,36 @@ export class UsageService {
     const bucketMs = (meter.bucketSeconds ?? 60) * 1000;
     // Bucket sums cover every tenant of the account: a query over some tenants sums their own maxima.
     if (!bucketsTileHours(bucketMs) || src.someTenants) return this.peakOfSumsPerTenant(meter, src);
-    const rawBuckets = sql`(
+    const rawBuckets =
+      src.raw &&
+      sql`(
       SELECT tenant_id, intDiv(t, ${bucketMs}) * ${bucketMs} AS b, max(v) AS mv FROM ${src.raw} GROUP BY tenant_id, b
     )`;
     // The pooled peak: the bucket with the largest sum over tenants, from raw buckets and the
     // rolled-up bucket sums (a bucket lies wholly in one or the other, as buckets tile hours).
-    const totals = sql`(
-      SELECT b, sum(toDecimal128(mv, 0)) AS total FROM ${rawBuckets} GROUP BY b
-      UNION ALL
-      SELECT bucket_ms AS b, total FROM ${ident(USAGE_BUCKET_SUMS_TABLE)} FINAL WHERE ${src.rollup}
-    )`;
+    const totals = unionAll([
+      rawBuckets && sql`SELECT b, sum(toDecimal128(mv, 0)) AS total FROM ${rawBuckets} GROUP BY b`,
+      src.rollup &&
+        sql`SELECT bucket_ms AS b, total FROM ${ident(USAGE_BUCKET_SUMS_TABLE)} FINAL WHERE ${src.rollup}`,
+    ]);
+    if (!totals) return { tenants: [], pooled: 0n };
     // The earliest bucket holding the largest total. Compared as text: 18.16 sorts Decimal128 slowly
     // and refuses to compare a Decimal128 column with a scalar subquery's Decimal128.
     const [peak] = await this.ch.query<{ b: string; n: string }>(sql`
-      SELECT toString(min(b)) AS b, toString(count()) AS n FROM ${totals}
-      WHERE toString(total) = (SELECT toString(max(total)) FROM ${totals})`);
+      SELECT toString(min(b)) AS b, toString(count()) AS n FROM (${totals})
+      WHERE toString(total) = (SELECT toString(max(total)) FROM (${totals}))`);
     if (!peak || peak.n === '0') return { tenants: [], pooled: 0n };
     const b = Number(peak.b);
     const [peaks, atPeak] = await Promise.all([
       this.perTenant(src, 'max(v) AS m', 'max(max_v) AS m', 'max(m)'),
       this.ch.query<{ tenant_id: string; v: string }>(sql`
         SELECT tenant_id, toString(max(mv)) AS v FROM (
-          SELECT tenant_id, mv FROM ${rawBuckets} WHERE b = ${b}
-          UNION ALL
-          SELECT tenant_id, max_v AS mv FROM ${ident(USAGE_PEAKS_TABLE)} FINAL
-          WHERE ${src.rollup} AND hour_ms = ${Math.floor(b / HOUR_MS) * HOUR_MS} AND bucket_ms = ${b}
+          ${unionAll([
+            rawBuckets && sql`SELECT tenant_id, mv FROM ${rawBuckets} WHERE b = ${b}`,
+            src.rollup &&
+              sql`SELECT tenant_id, max_v AS mv FROM ${ident(USAGE_PEAKS_TABLE)} FINAL
+          WHERE ${src.rollup} AND hour_ms = ${Math.floor(b / HOUR_MS) * HOUR_MS} AND bucket_ms = ${b}`,
+          ])}
         ) GROUP BY tenant_id`),
     ]);
     const contribution = new Map(atPeak.map((r) => [r.tenant_id, BigInt(r.v)]));
@@ -413,14 +431,17 @@ export class UsageService {
   ): Promise<{ tenants: TenantFigures[]; pooled: Quantity; peakBucketMs?: number }> {
     const bucketMs = (meter.bucketSeconds ?? 60) * 1000;
     // Each tenant's maximum per bucket; the pooled peak is the bucket with the largest sum.
+    const parts = unionAll([
+      src.raw &&
+        sql`SELECT tenant_id, intDiv(t, ${bucketMs}) * ${bucketMs} AS b, max(v) AS mv, toUInt64(count()) AS n
+        FROM ${src.raw} GROUP BY tenant_id, b`,
+      src.rollup &&
+        sql`SELECT tenant_id, bucket_ms AS b, max(max_v) AS mv, sum(events) AS n
+        FROM ${ident(USAGE_PEAKS_TABLE)} FINAL WHERE ${src.rollup} GROUP BY tenant_id, b`,
+    ]);
+    if (!parts) return { tenants: [], pooled: 0n };
     const perBucket = sql`(
-      SELECT tenant_id, b, max(mv) AS mv, sum(n) AS n FROM (
-        SELECT tenant_id, intDiv(t, ${bucketMs}) * ${bucketMs} AS b, max(v) AS mv, toUInt64(count()) AS n
-        FROM ${src.raw} GROUP BY tenant_id, b
-        UNION ALL
-        SELECT tenant_id, bucket_ms AS b, max(max_v) AS mv, sum(events) AS n
-        FROM ${ident(USAGE_PEAKS_TABLE)} FINAL WHERE ${src.rollup} GROUP BY tenant_id, b
-      ) GROUP BY tenant_id, b
+      SELECT tenant_id, b, max(mv) AS mv, sum(n) AS n FROM (${parts}) GROUP BY tenant_id, b
     )`;
     const [peak] = await this.ch.query<{ b: string }>(sql`
       SELECT toString(b) AS b FROM ${perBucket} GROUP BY b ORDER BY sum(toDecimal128(mv, 0)) DESC, b ASC LIMIT 1`);
@@ -447,6 +468,12 @@ export class UsageService {
 }
 
 type Range = { fromMs: number; toMs: number };
+
+/** The sources of a read that have rows to give, as one UNION ALL; null when none has. */
+function unionAll(parts: (SqlFragment | null)[]): SqlFragment | null {
+  const present = parts.filter((p): p is SqlFragment => p !== null);
+  return present.length ? joinSql(present, ' UNION ALL ') : null;
+}
 
 /** The query's tenants as a condition to append (`AND …`), or nothing for all of the account's. */
 function tenantFilter(q: UsageQuery): SqlFragment {
