@@ -52,18 +52,20 @@ export function unstorableText(text: string): string | undefined {
  */
 export function unstorableInput(value: unknown, root = ''): FieldError[] {
   const problems: FieldError[] = [];
-  const pending: { value: unknown; field: string; depth: number }[] = [{ value, field: root, depth: 0 }];
+  // Paths are built only for the places that have a problem: most input has none.
+  const pending: Place[] = [{ value, key: root, parent: undefined, depth: 0 }];
   while (pending.length && problems.length < MAX_PROBLEMS) {
-    const { value: v, field, depth } = pending.pop()!;
+    const place = pending.pop()!;
+    const v = place.value;
     if (typeof v === 'string') {
       const reason = unstorableText(v);
-      if (reason) problems.push({ field: field || '$', reasons: [reason] });
+      if (reason) problems.push({ field: pathOf(place) || '$', reasons: [reason] });
       continue;
     }
     if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue;
-    if (depth >= MAX_INPUT_DEPTH) {
+    if (place.depth >= MAX_INPUT_DEPTH) {
       problems.push({
-        field: field || '$',
+        field: pathOf(place) || '$',
         reasons: [`must not be nested deeper than ${MAX_INPUT_DEPTH} levels`],
       });
       continue;
@@ -72,11 +74,28 @@ export function unstorableInput(value: unknown, root = ''): FieldError[] {
     // Reversed onto the stack, so problems come out in document order.
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, child] = entries[i];
-      const path = field ? `${field}.${key}` : key;
+      const childPlace = { value: child, key, parent: place, depth: place.depth + 1 };
       const keyReason = unstorableText(key);
-      if (keyReason) problems.push({ field: path, reasons: [`its name ${keyReason}`] });
-      pending.push({ value: child, field: path, depth: depth + 1 });
+      if (keyReason) problems.push({ field: pathOf(childPlace), reasons: [`its name ${keyReason}`] });
+      pending.push(childPlace);
     }
   }
   return problems;
+}
+
+/** A value inside the input: its key in its parent (the root's: the root path). */
+interface Place {
+  value: unknown;
+  key: string;
+  parent: Place | undefined;
+  depth: number;
+}
+
+/** `tenants.0.name`: the keys from the root down, joined with dots (the root path first, if any). */
+function pathOf(place: Place): string {
+  const keys: string[] = [];
+  for (let p: Place | undefined = place; p; p = p.parent) keys.push(p.key);
+  let path = '';
+  for (let i = keys.length - 1; i >= 0; i--) path = path ? `${path}.${keys[i]}` : keys[i];
+  return path;
 }
