@@ -1,7 +1,7 @@
 import { IsInt, IsString } from 'class-validator';
 import { Kafka, logLevel } from 'kafkajs';
 import { defineTopic } from '@metering/contracts';
-import { eventually, kafkaBrokers, kafkaControl, uniqueName } from '@metering/testing';
+import { consumerGroupLag, eventually, kafkaBrokers, kafkaControl, uniqueName } from '@metering/testing';
 import { DLQ_HEADERS, type ConsumedMessage } from './batch-consumer';
 import { KafkaClient } from './kafka-client';
 import { ContractViolationError } from './typed-producer';
@@ -216,6 +216,84 @@ describe(KafkaClient.name, () => {
     } finally {
       await kafkaControl('clear 14');
       await consumer.stop();
+    }
+  });
+
+  // A member stalls inside its first batch while a second member joins the group: briefly (the
+  // group rebalances mid-batch) or past its session timeout (the group drops it and hands its
+  // partitions over). Either way every message is handled and the group ends with nothing owed,
+  // also after the stalled member resumes. Batches a rebalance interrupts are handled again (at
+  // least once): counting them once is the sink's dedup, shown in aggregation-faults.e2e-spec.ts.
+  it.each([
+    { stall: 'a rebalance mid-batch', pastSessionTimeout: false },
+    { stall: 'a consumer paused past its session timeout', pastSessionTimeout: true },
+  ])('loses nothing through $stall', async ({ pastSessionTimeout }) => {
+    const topic = topicContract();
+    const groupId = uniqueName('group');
+    const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    await client.producer().send(
+      topic,
+      ids.map((id, i) => ({ id, value: i })),
+    );
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stalled: string[] = [];
+    const byFirst: string[] = [];
+    const bySecond: string[] = [];
+    const member = (seen: string[], stalls: boolean) =>
+      client.consumer({
+        groupId,
+        topic,
+        sessionTimeoutMs: 6_000,
+        handler: async (messages) => {
+          const batch = messages.map((m) => m.value.id);
+          seen.push(...batch);
+          // The first batch stalls without a heartbeat until released.
+          if (stalls && !stalled.length) {
+            stalled.push(...batch);
+            await released;
+          }
+        },
+      });
+    const first = member(byFirst, true);
+    const second = member(bySecond, false);
+    const handled = () => new Set([...byFirst, ...bySecond]);
+    try {
+      await first.start();
+      await eventually(() => (stalled.length ? true : undefined), { what: 'the first batch to stall' });
+      await second.start();
+      if (pastSessionTimeout) {
+        // The group drops the silent member; the other consumes what its batch held (never committed).
+        await eventually(() => (stalled.every((id) => bySecond.includes(id)) ? true : undefined), {
+          what: 'the second member to take over the stalled batch',
+          timeoutMs: 60_000,
+        });
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
+      release();
+      await eventually(() => (ids.every((id) => handled().has(id)) ? true : undefined), {
+        what: 'every message handled',
+        timeoutMs: 60_000,
+      });
+      await eventually(
+        async () => ((await consumerGroupLag(groupId, topic.name)).total === 0 ? true : undefined),
+        { what: 'the group to have committed every message', timeoutMs: 30_000 },
+      );
+      const more = 'after-resume';
+      await client.producer().send(topic, [{ id: more, value: ids.length }]);
+      await eventually(() => (handled().has(more) ? true : undefined), {
+        what: 'the group to keep consuming after the stalled member resumed',
+        timeoutMs: 30_000,
+      });
+      await eventually(
+        async () => ((await consumerGroupLag(groupId, topic.name)).total === 0 ? true : undefined),
+        { what: 'nothing owed at the end', timeoutMs: 30_000 },
+      );
+      if (pastSessionTimeout) expect(stalled.every((id) => bySecond.includes(id))).toBe(true);
+    } finally {
+      release();
+      await Promise.all([first.stop(), second.stop()]);
     }
   });
 
