@@ -1,1 +1,1 @@
-module.exports = require('../../jest.preset.cjs').projectJestConfig(__dirname, ['integration']);
+module.exports = require('../../jest.preset.cjs').projectJestConfig(__dirname, ['unit', 'integration']);

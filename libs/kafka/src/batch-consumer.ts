@@ -50,6 +50,12 @@ export interface BatchConsumerOptions<T extends object> {
   minBytes?: number;
   /** Longest a fetch waits for data; also bounds how long stop() waits for an idle fetch. */
   maxWaitTimeMs?: number;
+  /**
+   * How many partitions' batches the handler may be given at once (default 1). Each partition's
+   * batches still go one after another and each is committed after its own handler call; a
+   * handler can then write concurrent batches together (see `GroupCommit`).
+   */
+  partitionsConcurrently?: number;
 }
 
 export const DLQ_HEADERS = {
@@ -142,6 +148,7 @@ export class BatchConsumer<T extends object> {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 1,
       eachBatch: (payload) => this.processBatch(payload),
     });
   }

@@ -7,7 +7,8 @@ import {
   type LogEntry,
 } from 'kafkajs';
 import { BatchConsumer, type BatchConsumerOptions } from './batch-consumer';
-import { TypedProducer } from './typed-producer';
+import { GroupCommit } from './group-commit';
+import { TypedProducer, type RawMessage } from './typed-producer';
 
 /** The subset of a pino logger the Kafka wrapper writes to. */
 export interface KafkaLogger {
@@ -35,6 +36,20 @@ export interface KafkaClientOptions {
   sessionTimeoutMs?: number;
 }
 
+/**
+ * Most bytes of message values one produce request carries for sends that go together: a
+ * partition's share of a request becomes one record batch, which brokers refuse above
+ * `message.max.bytes` (1 MB by default).
+ */
+const MAX_GROUPED_SEND_BYTES = 900 * 1024;
+
+interface OutgoingMessage {
+  topic: string;
+  message: RawMessage;
+}
+
+const sizeOf = (message: RawMessage) => (message.value?.length ?? 0) + (message.key?.length ?? 0);
+
 const silentLogger: KafkaLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
@@ -50,6 +65,12 @@ export class KafkaClient {
   private producerReady?: Promise<Producer>;
   private admin?: Admin;
   private readonly consumers = new Set<BatchConsumer<object>>();
+  /** Sends made while one is in flight go together in the next produce request. */
+  private readonly sends = new GroupCommit<OutgoingMessage>({
+    flush: (outgoing) => this.produce(outgoing),
+    weigh: (outgoing) => outgoing.reduce((bytes, o) => bytes + sizeOf(o.message), 0),
+    maxWeight: MAX_GROUPED_SEND_BYTES,
+  });
 
   constructor(readonly options: KafkaClientOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -90,6 +111,30 @@ export class KafkaClient {
       throw err;
     });
     return this.producerReady;
+  }
+
+  /**
+   * Publishes messages with acks = all, resolving once the cluster has them all. Concurrent calls
+   * share produce requests (a group commit): each call's messages keep their order, and a call
+   * fails if the request carrying its messages failed.
+   */
+  publish(topic: string, messages: readonly RawMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return this.sends.submit(messages.map((message) => ({ topic, message })));
+  }
+
+  private async produce(outgoing: OutgoingMessage[]): Promise<void> {
+    const byTopic = new Map<string, RawMessage[]>();
+    for (const { topic, message } of outgoing) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    const producer = await this.rawProducer();
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
   }
 
   producer(): TypedProducer {

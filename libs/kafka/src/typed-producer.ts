@@ -43,9 +43,7 @@ export class TypedProducer {
     );
   }
 
-  async sendRaw(topic: string, messages: RawMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const producer = await this.client.rawProducer();
-    await producer.send({ topic, acks: -1, messages });
+  sendRaw(topic: string, messages: RawMessage[]): Promise<void> {
+    return this.client.publish(topic, messages);
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import { HOUR_MS, RollupLedger } from '@metering/aggregation-data-access';
 import { ClickHouse } from '@metering/clickhouse';
 import { USAGE_EVENTS_TOPIC, type UsageEventBatch, type UsageEventRecord } from '@metering/contracts';
-import { KafkaClient, type BatchConsumer, type ConsumedMessage } from '@metering/kafka';
+import { GroupCommit, KafkaClient, type BatchConsumer, type ConsumedMessage } from '@metering/kafka';
 import { HealthRegistry, LOGGER, type Logger } from '@metering/observability';
 import {
   METER_VALUES_TABLE,
@@ -16,6 +16,11 @@ import { MeterCatalogService } from '../meters/meter-catalog.service';
 import { AggregationConfig } from '../config';
 import { QuotaService } from '../quotas/quota.service';
 
+/** Partitions whose batches may be in the handler at once. */
+const SINK_PARTITIONS_CONCURRENTLY = 8;
+/** Most records written in one group of inserts (a single larger batch is written alone). */
+const MAX_RECORDS_PER_WRITE = 100_000;
+
 /**
  * Kafka → ClickHouse: each batch's raw events and per-meter values are inserted, the hours they
  * touch marked stale for the rollup builder, then the offset committed. A crash anywhere before
@@ -25,6 +30,10 @@ import { QuotaService } from '../quotas/quota.service';
 @Injectable()
 export class UsageSinkConsumer implements OnApplicationBootstrap {
   private readonly consumer: BatchConsumer<UsageEventBatch>;
+  private readonly writes = new GroupCommit<UsageEventRecord>({
+    flush: (records) => this.flush(records),
+    maxWeight: MAX_RECORDS_PER_WRITE,
+  });
 
   constructor(
     kafka: KafkaClient,
@@ -44,6 +53,9 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
       minBytes: 1_048_576,
       maxBytesPerPartition: 8_388_608,
       maxWaitTimeMs: 500,
+      // Batches of several partitions are handled at once and written together (`writes`):
+      // fewer, larger inserts, and fewer parts for ClickHouse to merge.
+      partitionsConcurrently: SINK_PARTITIONS_CONCURRENTLY,
     });
     health.register({ name: 'usage-sink', check: () => this.consumer.check() });
   }
@@ -53,8 +65,15 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
     this.consumer.start().catch((err: unknown) => this.logger.error({ err }, 'usage sink failed to start'));
   }
 
-  private async write(messages: ConsumedMessage<UsageEventBatch>[]): Promise<void> {
-    const records = messages.flatMap((m) => m.value.records);
+  private write(messages: ConsumedMessage<UsageEventBatch>[]): Promise<void> {
+    return this.writes.submit(messages.flatMap((m) => m.value.records));
+  }
+
+  /**
+   * The records of every batch in the group: raw events, per-meter values and receipts in one
+   * insert each, the hours they touch marked stale; each batch is committed after this returns.
+   */
+  private async flush(records: UsageEventRecord[]): Promise<void> {
     const catalog = await this.meters.catalogFor(new Set(records.map((r) => r.type)));
     const values = records.flatMap((r) =>
       toMeterValueRows(r, catalog, (meter, reason) =>
