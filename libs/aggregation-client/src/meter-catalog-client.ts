@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { AppError, PROTO_FILES } from '@metering/contracts';
 import {
+  CatalogReader,
   MeterCatalog,
   type Aggregation,
   type LateEventPolicy,
@@ -54,27 +55,24 @@ const fromMessage = (m: MeterMessage): Meter => ({
  */
 export class MeterCatalogClient {
   private readonly grpc: GrpcClient;
-  private catalog?: MeterCatalog;
-  /** When the latest fetch began. */
-  private startedAt = 0;
-  private inFlight?: Promise<MeterCatalog>;
+  private readonly reader: CatalogReader;
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly options: MeterCatalogClientOptions) {
     this.grpc = new GrpcClient(PROTO_FILES.usage, 'metering.usage.v1.Usage', options.url);
+    this.reader = new CatalogReader(() => this.fetch(), options.minRefreshIntervalMs ?? 1_000);
   }
 
   /** Fetches the catalog now (one fetch at a time). */
   refresh(): Promise<MeterCatalog> {
-    if (this.inFlight) return this.inFlight;
-    this.startedAt = Date.now();
-    this.inFlight = this.grpc
+    return this.reader.read();
+  }
+
+  private fetch(): Promise<MeterCatalog> {
+    return this.grpc
       .unary<{ meters: MeterMessage[] }>('ListMeters', {}, this.options.timeoutMs ?? 2_000)
       .then(
-        (reply) => {
-          this.catalog = new MeterCatalog(reply.meters.map(fromMessage));
-          return this.catalog;
-        },
+        (reply) => new MeterCatalog(reply.meters.map(fromMessage)),
         (err: grpc.ServiceError) => {
           throw new AppError(
             'unavailable',
@@ -85,9 +83,7 @@ export class MeterCatalogClient {
             },
           );
         },
-      )
-      .finally(() => (this.inFlight = undefined));
-    return this.inFlight;
+      );
   }
 
   /**
@@ -97,14 +93,9 @@ export class MeterCatalogClient {
    * aggregation at most one fetch per interval, and a new meter is never missed.
    */
   async catalogFor(eventTypes: Iterable<string>): Promise<MeterCatalog> {
-    const current = this.catalog ?? (await this.refresh());
-    if ([...eventTypes].every((t) => current.knows(t))) return current;
-    const askedAt = Date.now();
-    const wait = this.startedAt + (this.options.minRefreshIntervalMs ?? 1_000) - askedAt;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (this.inFlight && this.startedAt <= askedAt) await this.inFlight.catch(() => undefined);
-    if (this.startedAt > askedAt) return this.inFlight ?? this.catalog ?? this.refresh();
-    return this.refresh();
+    const current = this.reader.current ?? (await this.reader.read());
+    for (const type of eventTypes) if (!current.knows(type)) return this.reader.fresh();
+    return current;
   }
 
   /** Starts background refreshes; failures keep the last catalog. */
@@ -117,7 +108,7 @@ export class MeterCatalogClient {
 
   /** Readiness: a catalog has been fetched. */
   check(): Promise<void> {
-    return this.catalog ? Promise.resolve() : this.refresh().then(() => undefined);
+    return this.reader.current ? Promise.resolve() : this.refresh().then(() => undefined);
   }
 
   close(): void {

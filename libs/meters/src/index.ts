@@ -4,3 +4,4 @@ export * from './meter-catalog';
 export * from './pooling';
 export * from './quantity';
 export * from './quota';
+export * from './catalog-reader';

@@ -105,7 +105,7 @@ export class EntitlementService {
       };
     }
 
-    if (this.meters.catalog.get(input.key) ?? (await this.meters.reload()).get(input.key)) {
+    if (await this.meters.find(input.key)) {
       return { ...base, allowed: true, reason: 'not_limited' };
     }
     throw new AppError(
