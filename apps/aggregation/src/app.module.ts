@@ -32,7 +32,11 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: AGGREGATION_MIGRATIONS }),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+          migrations: AGGREGATION_MIGRATIONS,
+        }),
         KafkaModule.forService(config, 'aggregation'),
         ClickHouseModule.forRoot({
           url: config.CLICKHOUSE_URL,

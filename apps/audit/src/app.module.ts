@@ -22,6 +22,7 @@ export class AppModule {
         KafkaModule.forService(config, 'audit'),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
           migrations: auditMigrations({ appRole: appRole.name, appPassword: appRole.password }),
           appRole,
         }),

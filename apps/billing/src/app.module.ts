@@ -27,6 +27,7 @@ export class AppModule {
         KafkaModule.forService(config, 'billing'),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
           migrations: billingMigrations({ appRole: appRole.name, appPassword: appRole.password }),
           appRole,
         }),

@@ -17,7 +17,11 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forRoot({ url: config.DATABASE_URL, migrations: INGESTION_MIGRATIONS }),
+        PersistenceModule.forRoot({
+          url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+          migrations: INGESTION_MIGRATIONS,
+        }),
         KafkaModule.forService(config, 'ingestion'),
       ],
       controllers: [EventsController],

@@ -1,30 +1,43 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { USAGE_EVENTS_TOPIC } from '@metering/contracts';
 import {
   api,
   apiCallEvent,
+  consumerGroupLag,
   eventually,
   expectBooksBalance,
   kafkaBrokers,
   openBooks,
   ownAggregation,
+  ownClickHouseServer,
   postEvents,
   provisionTenants,
   serviceUrl,
   stackVar,
   tcpProxy,
+  topicEnds,
   type Books,
+  type OwnServer,
   type ProvisionedAccount,
   type ServiceInstance,
 } from '@metering/testing';
 
 const ingestion = serviceUrl('ingestion');
 const HOUR = 3_600_000;
+const USAGE_TOPIC = USAGE_EVENTS_TOPIC.name;
 
-/** Runs a statement on the stack's ClickHouse (not through any proxy) and returns its text. */
-async function clickhouse(query: string, database: string): Promise<string> {
-  const res = await fetch(`${stackVar('CLICKHOUSE_URL')}/?database=${database}`, {
+/**
+ * Runs a statement on a ClickHouse server (the stack's unless named; never through a proxy) and
+ * returns its text.
+ */
+async function clickhouse(
+  query: string,
+  database: string,
+  server = stackVar('CLICKHOUSE_URL'),
+): Promise<string> {
+  const res = await fetch(`${server}/?database=${database}`, {
     method: 'POST',
     body: query,
   });
@@ -68,6 +81,28 @@ async function sendCalls(
   books.accepted.record(tenant.tenantId, events, answer);
 }
 
+/** Sends (and books) api calls for a tenant as `sendCalls` does, 10 every 100 ms, until stopped. */
+function streamCalls(books: Books, tenant: { tenantId: string; apiKey: string }) {
+  let sent = 0;
+  let stopping = false;
+  const streaming = (async () => {
+    while (!stopping) {
+      await sendCalls(books, tenant, 10);
+      sent += 10;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  // Its failure is reported by `stop`.
+  streaming.catch(() => undefined);
+  return {
+    sent: () => sent,
+    stop: () => {
+      stopping = true;
+      return streaming;
+    },
+  };
+}
+
 async function staleHours(postgresDb: string, accountId: string): Promise<number> {
   const pg = new Client({ connectionString: `${stackVar('POSTGRES_URL')}/${postgresDb}` });
   await pg.connect();
@@ -85,10 +120,12 @@ async function staleHours(postgresDb: string, accountId: string): Promise<number
 describe('aggregation under faults', () => {
   const running: ServiceInstance[] = [];
   const databases: string[] = [];
+  const servers: OwnServer[] = [];
 
   afterAll(async () => {
     await Promise.all(running.map((i) => i.stop()));
     for (const db of databases) await clickhouse(`DROP DATABASE IF EXISTS ${db}`, 'default');
+    await Promise.all(servers.map((s) => s.remove()));
   });
 
   it('counts exactly after the sink is killed between its ClickHouse insert and the offset commit', async () => {
@@ -240,5 +277,71 @@ describe('aggregation under faults', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('loses nothing when its ClickHouse server is killed mid-consumption, and counts every event once after it restarts', async () => {
+    const books = await openBooks();
+    const account = await provisionTenants(1);
+    const [tenant] = account.tenants;
+    // A server of the test's own: killing the stack's would take ClickHouse from every test.
+    const server = await ownClickHouseServer();
+    servers.push(server);
+    const agg = ownAggregation();
+    await agg.skipEarlierEvents();
+    const instance = await agg.start({ CLICKHOUSE_URL: server.url });
+    running.push(instance);
+    const readiness = (status: number) =>
+      eventually(async () => ((await fetch(`${instance.url}/ready`)).status === status ? true : undefined), {
+        timeoutMs: 30_000,
+        what: `readiness answering ${status}`,
+      });
+    const stored = async () =>
+      Number(
+        await clickhouse(
+          `SELECT count() FROM meter_values_by_time WHERE tenant_id = '${tenant.tenantId}'`,
+          agg.names.clickhouse,
+          server.url,
+        ),
+      );
+
+    const stream = streamCalls(books, tenant);
+    try {
+      // Killed while the sink consumes the stream: some of it stored, more on its way.
+      await eventually(async () => ((await stored()) >= 50 ? true : undefined), {
+        what: 'the sink storing the stream',
+      });
+      await server.crash();
+      await readiness(503);
+      // The group's offsets stay at its last write while acknowledged events pile up behind them.
+      const down = await consumerGroupLag(agg.names.group, USAGE_TOPIC);
+      const sentWhileDown = stream.sent();
+      await eventually(() => (stream.sent() >= sentWhileDown + 200 ? true : undefined), {
+        what: '200 more events acknowledged',
+      });
+      const later = await consumerGroupLag(agg.names.group, USAGE_TOPIC);
+      expect(later.partitions.map((p) => p.committed)).toEqual(down.partitions.map((p) => p.committed));
+      expect(later.total).toBeGreaterThan(down.total);
+
+      await server.start();
+      await readiness(200);
+    } finally {
+      await stream.stop();
+    }
+    const ends = (await topicEnds([USAGE_TOPIC]))[USAGE_TOPIC];
+    const sent = books.accepted.size;
+    await eventually(
+      async () => ((await apiCalls(instance.url, account))[tenant.tenantId] === sent ? true : undefined),
+      { timeoutMs: 90_000, what: `all ${sent} events counted after ClickHouse returned` },
+    );
+    await eventually(
+      async () =>
+        (await consumerGroupLag(agg.names.group, USAGE_TOPIC, ends)).total === 0 ? true : undefined,
+      { timeoutMs: 30_000, what: 'the group caught up' },
+    );
+    await expectBooksBalance(account, books, {
+      aggregationUrl: instance.url,
+      clickhouseUrl: server.url,
+      clickhouseDatabase: agg.names.clickhouse,
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
   isAlive,
   kafkaBrokers,
   openBooks,
+  ownPostgresCluster,
   postEvents,
   provisionTenants,
   serviceUrl,
@@ -20,6 +21,7 @@ import {
   uniqueName,
   untilUsageEvents,
   type Books,
+  type OwnServer,
   type ProvisionedAccount,
   type ServiceInstance,
   type TcpProxy,
@@ -54,15 +56,15 @@ function proxyToPostgres(): Promise<TcpProxy> {
   return tcpProxy(url.hostname, Number(url.port || 5432));
 }
 
-/** A direct connection (never through a proxy) to a database, as the stack's superuser. */
-async function connect(database: string): Promise<Client> {
-  const pg = new Client({ connectionString: postgresUrl(database) });
+/** A direct connection to a database (its URL never leads through a proxy), as a superuser. */
+async function connect(databaseUrl: string): Promise<Client> {
+  const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
   return pg;
 }
 
-async function query<T>(database: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const pg = await connect(database);
+async function query<T>(databaseUrl: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const pg = await connect(databaseUrl);
   try {
     return (await pg.query(text, values)).rows as T[];
   } finally {
@@ -184,9 +186,9 @@ interface StoredInvoice {
  * The invoices of a billing database as stored, each with what makes it whole: its lines as rows
  * (and their sum) and its `invoice.drafted` event, all written in the transaction that drafted it.
  */
-function storedInvoices(database: string): Promise<StoredInvoice[]> {
+function storedInvoices(databaseUrl: string): Promise<StoredInvoice[]> {
   return query<StoredInvoice>(
-    database,
+    databaseUrl,
     `SELECT i.id, i.account_id, i.period_start_ms::text, i.total_minor::text AS total,
        jsonb_array_length(i.lines) AS lines,
        (SELECT count(*)::int FROM invoice_lines l WHERE l.invoice_id = i.id AND l.tenant_id = '') AS line_rows,
@@ -259,208 +261,262 @@ async function readKeyedEvents(topic: string, from: Record<number, number>, key:
 
 // ----------------------------------------------------------------------------------- tests
 
+/** A way to take Postgres away from one instance, and to give it back. */
+interface PostgresFault {
+  /**
+   * A new database for an instance: the variables that give the instance it (through the fault),
+   * and its URL for the test's own reads (never through the fault).
+   */
+  database(prefix: string): { env: Record<string, string>; directUrl: string };
+  takeAway(): Promise<void>;
+  giveBack(): Promise<void>;
+}
+
+/**
+ * The query timeout of instances whose Postgres goes silent: the default (60 s) would hold their
+ * callers past `OUTAGE_ANSWER_MS`.
+ */
+const SILENT_QUERY_TIMEOUT_MS = 3_000;
+
 /**
  * Instances of billing and of the registry beside the stack's, each with a Postgres database of its
- * own (reached through a proxy the test cuts, or killed outright), sharing the stack's Kafka,
- * aggregation and audit. The books are checked as everywhere; their invoice check
- * (`billedPeriods`) reads the stack's billing, so these tests check their own instances' invoices.
+ * own (reached through a proxy the test cuts or stalls, on a cluster of the test's own that it
+ * stops, or killed outright), sharing the stack's Kafka, aggregation and audit. The books are
+ * checked as everywhere; their invoice check (`billedPeriods`) reads the stack's billing, so these
+ * tests check their own instances' invoices.
  */
 describe('Postgres faults', () => {
   const running: ServiceInstance[] = [];
   const proxies: TcpProxy[] = [];
+  const clusters: OwnServer[] = [];
   const databases: string[] = [];
 
   afterAll(async () => {
     await Promise.all(running.map((i) => i.stop()));
     await Promise.all(proxies.map((p) => p.close()));
+    await Promise.all(clusters.map((c) => c.remove()));
     for (const database of databases) {
-      await query('postgres', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await query(postgresUrl('postgres'), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     }
   });
 
-  /** A database name of this file's, dropped at its end. */
+  /** A database name of this file's on the stack's Postgres, dropped at its end. */
   const ownDatabase = (prefix: string) => {
     const name = uniqueName(prefix);
     databases.push(name);
     return name;
   };
 
-  it('refuses a billing run while billing cannot reach Postgres, writes nothing, and bills the period once when it returns', async () => {
-    const books = await openBooks();
+  /** The stack's Postgres behind a proxy of the test's own, which `takeAway` cuts or stalls. */
+  const proxied = async (how: 'cut' | 'stall', env: Record<string, string> = {}): Promise<PostgresFault> => {
     const proxy = await proxyToPostgres();
     proxies.push(proxy);
-    const database = ownDatabase('billing_pgdown');
-    const [billing, account] = await Promise.all([
-      startInstance('billing', {
-        DATABASE_URL: postgresUrl(database, proxy.port),
-        BILLING_RUN_INTERVAL_MS: '0',
-      }),
-      provisionTenants(2),
-    ]);
-    running.push(billing);
-    const planId = await createPlan(billing.url);
-    await subscribe(billing.url, account.accountId, planId, last.startMs);
-    await sendCalls(account, [6, 2], last.endMs - HOUR, books);
-
-    proxy.cut();
-    await untilReadiness(billing, 503);
-    await expectOutageError(runBilling(billing.url, account.accountId));
-    // The scheduler's form (every account) and a read fail the same way.
-    await expectOutageError(runBilling(billing.url));
-    await expectOutageError(
-      api(billing.url, 'GET', `/v1/accounts/${account.accountId}/invoices`, { key: admin() }),
-    );
-    expect(isAlive(billing.pid)).toBe(true);
-    // Nothing of an invoice was written: no row, no line, no event.
-    expect(await storedInvoices(database)).toEqual([]);
-    expect(await query(database, `SELECT 1 FROM es_events WHERE type LIKE 'invoice.%'`)).toEqual([]);
-
-    proxy.restore();
-    await untilReadiness(billing, 200);
-    expect(await invoicesOf(billing.url, account)).toEqual([]);
-    const run = await runBilling(billing.url, account.accountId);
-    expect(run.status).toBe(200);
-    expect(run.body.accounts).toEqual([
-      {
-        accountId: account.accountId,
-        invoices: [expect.objectContaining({ outcome: 'drafted', status: 'draft' })],
+    return {
+      database: (prefix) => {
+        const name = ownDatabase(prefix);
+        return { env: { DATABASE_URL: postgresUrl(name, proxy.port), ...env }, directUrl: postgresUrl(name) };
       },
-    ]);
-    const invoiceId = run.body.accounts[0].invoices[0].invoiceId as string;
-    const again = await runBilling(billing.url, account.accountId);
-    expect(again.body.accounts[0].invoices).toEqual([
-      expect.objectContaining({ invoiceId, outcome: 'unchanged' }),
-    ]);
+      takeAway: () => Promise.resolve(proxy[how]()),
+      giveBack: () => Promise.resolve(proxy.restore()),
+    };
+  };
 
-    const [invoice, ...others] = await invoicesOf(billing.url, account);
-    expect(others).toEqual([]);
-    expect(invoice).toMatchObject({
-      id: invoiceId,
-      status: 'draft',
-      periodStart: iso(last.startMs),
-      total: { minor: 1400 },
-    });
-    const [a, b] = account.tenants;
-    // 8 pooled, 4 included, 4 over at 1.00, split 6 : 2.
-    expect(invoice.lines).toEqual([
-      expect.objectContaining({ kind: 'base_fee', amount: expect.objectContaining({ minor: 1000 }) }),
-      expect.objectContaining({
-        kind: 'usage',
-        meterKey: 'api_calls',
-        pooled: '8',
-        amount: expect.objectContaining({ minor: 400 }),
-        attribution: expect.arrayContaining([
-          expect.objectContaining({
-            tenantId: a.tenantId,
-            quantity: '6',
-            amount: expect.objectContaining({ minor: 300 }),
-          }),
-          expect.objectContaining({
-            tenantId: b.tenantId,
-            quantity: '2',
-            amount: expect.objectContaining({ minor: 100 }),
-          }),
-        ]),
-      }),
-    ]);
-    const stored = await storedInvoices(database);
-    expect(stored.map((i) => i.id)).toEqual([invoiceId]);
-    expectWhole(stored);
-    // Usage stored and counted once; billing's events (published once Postgres was back) audited once.
-    await expectBooksBalance(account, books);
-  });
+  /** A cluster of the test's own: stopping the stack's Postgres would take it from every service. */
+  const stopped = async (): Promise<PostgresFault> => {
+    const cluster = await ownPostgresCluster();
+    clusters.push(cluster);
+    return {
+      database: (prefix) => {
+        const url = `${cluster.url}/${uniqueName(prefix)}`;
+        return { env: { DATABASE_URL: url }, directUrl: url };
+      },
+      takeAway: () => cluster.crash(),
+      giveBack: () => cluster.start(),
+    };
+  };
 
-  it('fails registry writes while the registry cannot reach Postgres, then commits them and publishes each committed change once', async () => {
-    const books = await openBooks();
-    const proxy = await proxyToPostgres();
-    proxies.push(proxy);
-    const database = ownDatabase('registry_pgdown');
-    const registry = await startInstance('tenant-registry', {
-      DATABASE_URL: postgresUrl(database, proxy.port),
-      REGISTRY_BOOTSTRAP_ADMIN_KEY: admin(),
-    });
-    running.push(registry);
-    const call = (method: string, path: string, body?: unknown) =>
-      api(registry.url, method, path, { key: admin(), body });
+  describe.each([
+    ['cut off (a proxy drops its connections and refuses new ones)', () => proxied('cut')],
+    [
+      `silent (a proxy holds connections open and forwards nothing; query timeout ${SILENT_QUERY_TIMEOUT_MS} ms)`,
+      () => proxied('stall', { DATABASE_QUERY_TIMEOUT_MS: String(SILENT_QUERY_TIMEOUT_MS) }),
+    ],
+    ['stopped as in a crash (pg_ctl stop -m immediate) and started again', stopped],
+  ])('Postgres %s', (_fault, createFault: () => Promise<PostgresFault>) => {
+    it('refuses a billing run while billing cannot reach Postgres, writes nothing, and bills the period once when it returns', async () => {
+      const books = await openBooks();
+      const fault = await createFault();
+      const database = fault.database('billing_pgdown');
+      const [billing, account] = await Promise.all([
+        startInstance('billing', { ...database.env, BILLING_RUN_INTERVAL_MS: '0' }),
+        provisionTenants(2),
+      ]);
+      running.push(billing);
+      const planId = await createPlan(billing.url);
+      await subscribe(billing.url, account.accountId, planId, last.startMs);
+      await sendCalls(account, [6, 2], last.endMs - HOUR, books);
 
-    const created = await call('POST', '/v1/accounts', {
-      name: uniqueName('account'),
-      currency: 'USD',
-      timezone: 'UTC',
-      billingAnchorDay: 1,
-    });
-    expect(created.status).toBe(201);
-    const accountId = created.body.id as string;
-    const topic = REGISTRY_EVENTS_TOPIC.name;
-    const published = await readKeyedEvents(topic, books.domainTopicsFrom[topic], accountId);
-    try {
-      const bulk = await call('POST', `/v1/accounts/${accountId}/tenants/bulk`, {
-        tenants: [{ name: 'tenant-0' }, { name: 'tenant-1' }],
-      });
-      expect(bulk.status).toBe(201);
-      const tenantIds = (bulk.body.tenants as { id: string }[]).map((t) => t.id);
-      const committedEvents = () =>
-        query<{ event_id: string; type: string }>(
-          database,
-          'SELECT event_id::text, type FROM es_events WHERE account_id = $1 ORDER BY position',
-          [accountId],
-        );
-      const unpublished = async () =>
-        Number(
-          (
-            await query<{ n: string }>(
-              database,
-              'SELECT count(*)::text AS n FROM es_outbox WHERE published_at IS NULL',
-            )
-          )[0].n,
-        );
-      // Everything so far has left the outbox: the cut below catches no relay mid-batch.
-      await eventually(async () => ((await unpublished()) === 0 ? true : undefined), {
-        what: 'the outbox relayed',
-      });
-      const before = await committedEvents();
-
-      proxy.cut();
-      await untilReadiness(registry, 503);
-      await expectOutageError(call('POST', `/v1/accounts/${accountId}/tenants`, { name: 'tenant-2' }));
-      await expectOutageError(call('POST', `/v1/tenants/${tenantIds[0]}/suspend`, { reason: 'overdue' }));
-      await expectOutageError(call('PATCH', `/v1/accounts/${accountId}`, { name: 'renamed' }));
-      expect(isAlive(registry.pid)).toBe(true);
-      // None of them committed anything.
-      expect(await committedEvents()).toEqual(before);
-
-      proxy.restore();
-      await untilReadiness(registry, 200);
-      const third = await call('POST', `/v1/accounts/${accountId}/tenants`, { name: 'tenant-2' });
-      expect(third.status).toBe(201);
-      tenantIds.push(third.body.id as string);
-      const suspended = await call('POST', `/v1/tenants/${tenantIds[0]}/suspend`, { reason: 'overdue' });
-      expect(suspended.status).toBe(201);
-      expect(suspended.body).toMatchObject({ id: tenantIds[0], status: 'suspended' });
-      const tenants: ProvisionedAccount['tenants'] = [];
-      for (const tenantId of tenantIds) {
-        const key = await call('POST', `/v1/tenants/${tenantId}/api-keys`, { scopes: ['ingest'] });
-        expect(key.status).toBe(201);
-        tenants.push({ tenantId, apiKey: key.body.secret as string });
-      }
-
-      // The outbox catches up: every committed change on the topic, once, and nothing else.
-      await eventually(async () => ((await unpublished()) === 0 ? true : undefined), {
-        timeoutMs: 30_000,
-        what: 'the outbox relayed after Postgres returned',
-      });
-      const committed = await committedEvents();
-      expect(committed.map((e) => e.type)).toEqual(
-        expect.arrayContaining(['tenant.created', 'tenant.suspended', 'api_key.issued']),
+      await fault.takeAway();
+      await untilReadiness(billing, 503);
+      await expectOutageError(runBilling(billing.url, account.accountId));
+      // The scheduler's form (every account) and a read fail the same way.
+      await expectOutageError(runBilling(billing.url));
+      await expectOutageError(
+        api(billing.url, 'GET', `/v1/accounts/${account.accountId}/invoices`, { key: admin() }),
       );
-      const copies = await published.readToEnd();
-      expect(Object.fromEntries(copies)).toEqual(Object.fromEntries(committed.map((e) => [e.event_id, 1])));
-      // And the audit log holds each of them once, its chain intact. The account's keys live in
-      // this registry only: the stack's services are read with the platform-admin key.
-      await expectBooksBalance({ accountId, ownerKey: admin(), tenants }, books);
-    } finally {
-      await published.close();
-    }
+      expect(isAlive(billing.pid)).toBe(true);
+
+      await fault.giveBack();
+      await untilReadiness(billing, 200);
+      // Nothing of an invoice was written while Postgres was away: no row, no line, no event.
+      expect(await storedInvoices(database.directUrl)).toEqual([]);
+      expect(await query(database.directUrl, `SELECT 1 FROM es_events WHERE type LIKE 'invoice.%'`)).toEqual(
+        [],
+      );
+      expect(await invoicesOf(billing.url, account)).toEqual([]);
+      const run = await runBilling(billing.url, account.accountId);
+      expect(run.status).toBe(200);
+      expect(run.body.accounts).toEqual([
+        {
+          accountId: account.accountId,
+          invoices: [expect.objectContaining({ outcome: 'drafted', status: 'draft' })],
+        },
+      ]);
+      const invoiceId = run.body.accounts[0].invoices[0].invoiceId as string;
+      const again = await runBilling(billing.url, account.accountId);
+      expect(again.body.accounts[0].invoices).toEqual([
+        expect.objectContaining({ invoiceId, outcome: 'unchanged' }),
+      ]);
+
+      const [invoice, ...others] = await invoicesOf(billing.url, account);
+      expect(others).toEqual([]);
+      expect(invoice).toMatchObject({
+        id: invoiceId,
+        status: 'draft',
+        periodStart: iso(last.startMs),
+        total: { minor: 1400 },
+      });
+      const [a, b] = account.tenants;
+      // 8 pooled, 4 included, 4 over at 1.00, split 6 : 2.
+      expect(invoice.lines).toEqual([
+        expect.objectContaining({ kind: 'base_fee', amount: expect.objectContaining({ minor: 1000 }) }),
+        expect.objectContaining({
+          kind: 'usage',
+          meterKey: 'api_calls',
+          pooled: '8',
+          amount: expect.objectContaining({ minor: 400 }),
+          attribution: expect.arrayContaining([
+            expect.objectContaining({
+              tenantId: a.tenantId,
+              quantity: '6',
+              amount: expect.objectContaining({ minor: 300 }),
+            }),
+            expect.objectContaining({
+              tenantId: b.tenantId,
+              quantity: '2',
+              amount: expect.objectContaining({ minor: 100 }),
+            }),
+          ]),
+        }),
+      ]);
+      const stored = await storedInvoices(database.directUrl);
+      expect(stored.map((i) => i.id)).toEqual([invoiceId]);
+      expectWhole(stored);
+      // Usage stored and counted once; billing's events (published once Postgres was back) audited once.
+      await expectBooksBalance(account, books);
+    });
+
+    it('fails registry writes while the registry cannot reach Postgres, then commits them and publishes each committed change once', async () => {
+      const books = await openBooks();
+      const fault = await createFault();
+      const database = fault.database('registry_pgdown');
+      const registry = await startInstance('tenant-registry', {
+        ...database.env,
+        REGISTRY_BOOTSTRAP_ADMIN_KEY: admin(),
+      });
+      running.push(registry);
+      const call = (method: string, path: string, body?: unknown) =>
+        api(registry.url, method, path, { key: admin(), body });
+
+      const created = await call('POST', '/v1/accounts', {
+        name: uniqueName('account'),
+        currency: 'USD',
+        timezone: 'UTC',
+        billingAnchorDay: 1,
+      });
+      expect(created.status).toBe(201);
+      const accountId = created.body.id as string;
+      const topic = REGISTRY_EVENTS_TOPIC.name;
+      const published = await readKeyedEvents(topic, books.domainTopicsFrom[topic], accountId);
+      try {
+        const bulk = await call('POST', `/v1/accounts/${accountId}/tenants/bulk`, {
+          tenants: [{ name: 'tenant-0' }, { name: 'tenant-1' }],
+        });
+        expect(bulk.status).toBe(201);
+        const tenantIds = (bulk.body.tenants as { id: string }[]).map((t) => t.id);
+        const committedEvents = () =>
+          query<{ event_id: string; type: string }>(
+            database.directUrl,
+            'SELECT event_id::text, type FROM es_events WHERE account_id = $1 ORDER BY position',
+            [accountId],
+          );
+        const unpublished = async () =>
+          Number(
+            (
+              await query<{ n: string }>(
+                database.directUrl,
+                'SELECT count(*)::text AS n FROM es_outbox WHERE published_at IS NULL',
+              )
+            )[0].n,
+          );
+        // Everything so far has left the outbox: the fault below catches no relay mid-batch.
+        await eventually(async () => ((await unpublished()) === 0 ? true : undefined), {
+          what: 'the outbox relayed',
+        });
+        const before = await committedEvents();
+
+        await fault.takeAway();
+        await untilReadiness(registry, 503);
+        await expectOutageError(call('POST', `/v1/accounts/${accountId}/tenants`, { name: 'tenant-2' }));
+        await expectOutageError(call('POST', `/v1/tenants/${tenantIds[0]}/suspend`, { reason: 'overdue' }));
+        await expectOutageError(call('PATCH', `/v1/accounts/${accountId}`, { name: 'renamed' }));
+        expect(isAlive(registry.pid)).toBe(true);
+
+        await fault.giveBack();
+        await untilReadiness(registry, 200);
+        // None of them committed anything.
+        expect(await committedEvents()).toEqual(before);
+        const third = await call('POST', `/v1/accounts/${accountId}/tenants`, { name: 'tenant-2' });
+        expect(third.status).toBe(201);
+        tenantIds.push(third.body.id as string);
+        const suspended = await call('POST', `/v1/tenants/${tenantIds[0]}/suspend`, { reason: 'overdue' });
+        expect(suspended.status).toBe(201);
+        expect(suspended.body).toMatchObject({ id: tenantIds[0], status: 'suspended' });
+        const tenants: ProvisionedAccount['tenants'] = [];
+        for (const tenantId of tenantIds) {
+          const key = await call('POST', `/v1/tenants/${tenantId}/api-keys`, { scopes: ['ingest'] });
+          expect(key.status).toBe(201);
+          tenants.push({ tenantId, apiKey: key.body.secret as string });
+        }
+
+        // The outbox catches up: every committed change on the topic, once, and nothing else.
+        await eventually(async () => ((await unpublished()) === 0 ? true : undefined), {
+          timeoutMs: 30_000,
+          what: 'the outbox relayed after Postgres returned',
+        });
+        const committed = await committedEvents();
+        expect(committed.map((e) => e.type)).toEqual(
+          expect.arrayContaining(['tenant.created', 'tenant.suspended', 'api_key.issued']),
+        );
+        const copies = await published.readToEnd();
+        expect(Object.fromEntries(copies)).toEqual(Object.fromEntries(committed.map((e) => [e.event_id, 1])));
+        // And the audit log holds each of them once, its chain intact. The account's keys live in
+        // this registry only: the stack's services are read with the platform-admin key.
+        await expectBooksBalance({ accountId, ownerKey: admin(), tenants }, books);
+      } finally {
+        await published.close();
+      }
+    });
   });
 
   it('leaves no partial invoice when billing is SIGKILLed mid-run, and a re-run bills every period once', async () => {
@@ -469,9 +525,9 @@ describe('Postgres faults', () => {
     const PERIODS = 6;
     const periods: BillingPeriod[] = [last];
     while (periods.length < PERIODS) periods.unshift(calendar.previous(periods[0]));
-    const database = ownDatabase('billing_killed');
+    const database = postgresUrl(ownDatabase('billing_killed'));
     const env = {
-      DATABASE_URL: postgresUrl(database),
+      DATABASE_URL: database,
       BILLING_RUN_INTERVAL_MS: '0',
       // One account at a time, so that the run is still going when it is killed.
       BILLING_RUN_CONCURRENCY: '1',

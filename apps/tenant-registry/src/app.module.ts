@@ -23,6 +23,7 @@ export class AppModule {
         KafkaModule.forService(config, 'tenant-registry'),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
           migrations: registryMigrations({ appRole: appRole.name, appPassword: appRole.password }),
           appRole,
         }),

@@ -21,6 +21,7 @@ export class AppModule {
         KafkaModule.forService(config, 'webhooks'),
         PersistenceModule.forRoot({
           url: config.DATABASE_URL,
+          queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
           migrations: webhookMigrations({ appRole: appRole.name, appPassword: appRole.password }),
           appRole,
         }),

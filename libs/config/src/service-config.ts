@@ -47,4 +47,13 @@ export class DatabaseServiceConfig extends ServiceConfig {
   })
   @Secret()
   DATABASE_URL!: string;
+
+  /**
+   * How long a query waits for Postgres' answer before it fails: a database that stops answering
+   * without closing its connections must fail requests, not hold them.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  DATABASE_QUERY_TIMEOUT_MS: number = 60_000;
 }

@@ -8,7 +8,12 @@ export interface DatabaseOptions {
   entities?: DataSourceOptions['entities'];
   migrations?: DataSourceOptions['migrations'];
   poolSize?: number;
+  /** How long a query waits for an answer before it fails (default 60 s). */
+  queryTimeoutMs?: number;
 }
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const QUERY_TIMEOUT_MS = 60_000;
 
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -53,10 +58,10 @@ export function createDataSource(options: DatabaseOptions): DataSource {
     migrationsRun: false,
     poolSize: options.poolSize ?? 10,
     // A database that stops answering must fail requests, not hold them: connecting gives up
-    // after 5 s, a query after 60 s (the longest statement is a batch well under that), and
-    // TCP keep-alive finds connections a network failure left half open.
-    connectTimeoutMS: 5_000,
-    extra: { query_timeout: 60_000, keepAlive: true },
+    // after 5 s, a query after its timeout (60 s by default: the longest statement is a batch
+    // well under that), and TCP keep-alive finds connections a network failure left half open.
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
+    extra: { query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS, keepAlive: true },
   });
 }
 

@@ -39,3 +39,17 @@ describe(openDatabase.name, () => {
     expect(() => databaseName('postgres://h/x";DROP')).toThrow(/database name/);
   });
 });
+
+describe(createDataSource.name, () => {
+  it('fails a query that gets no answer within its query timeout instead of waiting for it', async () => {
+    const db = createDataSource({ url: `${stackVar('POSTGRES_URL')}/postgres`, queryTimeoutMs: 300 });
+    await db.initialize();
+    try {
+      const started = Date.now();
+      await expect(db.query('SELECT pg_sleep(2)')).rejects.toThrow('Query read timeout');
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -48,6 +48,7 @@ export class PersistenceModule implements OnApplicationShutdown {
             const app = createDataSource({
               url: urlForRole(options.url, appRole),
               poolSize: options.poolSize,
+              queryTimeoutMs: options.queryTimeoutMs,
             });
             await app.initialize();
             return app;

@@ -22,6 +22,10 @@ describe(toErrorResponse.name, () => {
       sqlState,
       new Error('Connection terminated unexpectedly'),
       new Error('Query read timeout'),
+      // A Postgres that accepts connections but never answers: pg-pool's connect timeout, and
+      // its wait for a free client while every client waits for an answer.
+      new Error('Connection terminated due to connection timeout'),
+      new Error('timeout exceeded when trying to connect'),
       new Error('outer', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }),
     ]) {
       expect(toErrorResponse(err)).toEqual({

@@ -1,3 +1,5 @@
+import { USAGE_EVENTS_TOPIC } from '@metering/contracts';
+import { commitGroupAtEnd } from './kafka-offsets';
 import { startInstance, type ServiceInstance } from './services';
 import { stackVar, uniqueName } from './stack';
 
@@ -6,7 +8,15 @@ export interface OwnAggregation {
   names: { clickhouse: string; postgres: string; group: string; plans: string };
   /** Starts (or, after a kill, restarts) it on new free ports with the same databases and groups. */
   start: (env?: Record<string, string>) => Promise<ServiceInstance>;
+  /**
+   * Has its first start consume `usage.events.v1` from the topic's current end rather than from the
+   * earliest event the topic holds (call it before `start`).
+   */
+  skipEarlierEvents: () => Promise<void>;
 }
+
+/** Its session timeout: a restart rejoins the group once the killed member's session has expired. */
+const SESSION_TIMEOUT_MS = 6_000;
 
 /**
  * An aggregation instance of its own beside the stack's, consuming the real `usage.events.v1`:
@@ -29,12 +39,12 @@ export function ownAggregation(): OwnAggregation {
       PLAN_CONSUMER_GROUP: names.plans,
       DATABASE_URL: `${stackVar('POSTGRES_URL')}/${names.postgres}`,
       ROLLUP_SETTLE_MS: '200',
-      // A restart rejoins the group once the killed member's session has expired.
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       // Its own Postgres holds none of the quota crossings the stack's aggregation announced:
       // evaluating quotas would announce them again on the shared quota.events.v1.
       QUOTA_EVAL_INTERVAL_MS: '0',
       ...env,
     });
-  return { names, start };
+  const skipEarlierEvents = () => commitGroupAtEnd(names.group, USAGE_EVENTS_TOPIC.name, SESSION_TIMEOUT_MS);
+  return { names, start, skipEarlierEvents };
 }

@@ -102,6 +102,8 @@ export async function openBooks(): Promise<Books> {
 export interface BooksOptions {
   /** The aggregation whose usage and reconciliation are read (default: the stack's). */
   aggregationUrl?: string;
+  /** The ClickHouse server that aggregation writes (default: the stack's). */
+  clickhouseUrl?: string;
   /** The ClickHouse database that aggregation writes (default: the stack's, `metering`). */
   clickhouseDatabase?: string;
   /** Meters whose per-tenant event counts must equal the acknowledged events of their type. */
@@ -153,6 +155,7 @@ export async function expectBooksBalance(
     account,
     accepted: books.accepted.all(),
     aggregation: options.aggregationUrl ?? serviceUrl('aggregation'),
+    clickhouseUrl: options.clickhouseUrl ?? stackVar('CLICKHOUSE_URL'),
     clickhouseDatabase: options.clickhouseDatabase ?? 'metering',
     published,
   };
@@ -187,6 +190,7 @@ interface Reader {
   account: ProvisionedAccount;
   accepted: AcceptedEvent[];
   aggregation: string;
+  clickhouseUrl: string;
   clickhouseDatabase: string;
   published: PublishedEvents;
 }
@@ -198,7 +202,7 @@ const some = (items: readonly string[]) =>
 async function storedEvents(r: Reader, problems: string[]): Promise<Pick<BooksReport, 'stored'>> {
   // Over HTTP: the ClickHouse client's own tests build on this library.
   if (!/^[A-Za-z0-9_-]+$/.test(r.account.accountId)) throw new Error('unexpected account id');
-  const res = await fetch(`${stackVar('CLICKHOUSE_URL')}/?database=${r.clickhouseDatabase}`, {
+  const res = await fetch(`${r.clickhouseUrl}/?database=${r.clickhouseDatabase}`, {
     method: 'POST',
     body: `SELECT tenant_id, event_id FROM usage_events WHERE account_id = '${r.account.accountId}'
       GROUP BY tenant_id, event_id FORMAT JSONEachRow`,

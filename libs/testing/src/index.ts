@@ -5,6 +5,7 @@ export * from './usage-events';
 export * from './http';
 export * from './kafka-control';
 export * from './tcp-proxy';
+export * from './own-servers';
 export * from './fake-stripe';
 export * from './kafka-offsets';
 export * from './process-memory';

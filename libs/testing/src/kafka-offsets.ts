@@ -63,3 +63,38 @@ export function consumerGroupLag(
     return { total: partitions.reduce((n, p) => n + p.lag, 0), partitions };
   });
 }
+
+/**
+ * Commits a consumer group that has no members at a topic's current end, so that its next member
+ * reads only what comes after instead of whatever the topic still holds from earlier tests (on the
+ * mock broker a fetch returns one record batch per partition: a long backlog takes minutes). Joins
+ * the group for that, with the session timeout its members will use.
+ */
+export async function commitGroupAtEnd(
+  groupId: string,
+  topic: string,
+  sessionTimeout: number,
+): Promise<void> {
+  const consumer = new Kafka({
+    brokers: kafkaBrokers(),
+    clientId: 'e2e-offsets',
+    logLevel: logLevel.NOTHING,
+  }).consumer({ groupId, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 3) });
+  await consumer.connect();
+  try {
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.run({ autoCommit: false, eachBatch: () => Promise.resolve() });
+    await joined;
+    const ends = (await topicEnds([topic]))[topic];
+    await consumer.commitOffsets(
+      Object.entries(ends).map(([partition, end]) => ({
+        topic,
+        partition: Number(partition),
+        offset: String(end),
+      })),
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+}

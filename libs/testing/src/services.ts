@@ -58,16 +58,23 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Instances started by this test file and not exited yet, by their `stop`. */
+/** Clean-ups of what this test file started and did not end yet: instances, own servers. */
 const running = new Set<() => Promise<void>>();
 const STOP_GRACE_MS = 30_000;
 
+/** Has `stopInstances` run `cleanUp` unless the returned function was called first. */
+export function cleanUpAtFileEnd(cleanUp: () => Promise<void>): () => void {
+  running.add(cleanUp);
+  return () => running.delete(cleanUp);
+}
+
 /**
- * Stops every instance this test file started and did not stop (e.g. when its `beforeAll` failed
- * half-way): the e2e setup calls it after each file, so no instance outlives its file.
+ * Stops every instance and removes every own server this test file started and did not end (e.g.
+ * when its `beforeAll` failed half-way): the e2e setup calls it after each file, so nothing a file
+ * started outlives it.
  */
 export async function stopInstances(): Promise<void> {
-  await Promise.all([...running].map((stop) => stop()));
+  await Promise.all([...running].map((cleanUp) => cleanUp()));
 }
 
 export interface ServiceInstance {
@@ -125,8 +132,8 @@ export async function startInstance(
     await exited;
     clearTimeout(kill);
   };
-  running.add(stop);
-  void exited.then(() => running.delete(stop));
+  const forget = cleanUpAtFileEnd(stop);
+  void exited.then(forget);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {

@@ -1,29 +1,45 @@
 import net from 'node:net';
 
 /**
- * A TCP proxy in front of a server that a test can cut off and restore, to take a dependency
+ * A TCP proxy in front of a server that a test can cut off, stall and restore, to take a dependency
  * (ClickHouse, Postgres) away from one process without stopping it for everybody else.
  */
 export interface TcpProxy {
   port: number;
   /** Drops open connections and refuses new ones until restored. */
   cut(): void;
+  /**
+   * A server that stops answering without closing anything: open connections stay open but
+   * nothing more is forwarded either way, and new connections are accepted and held, never
+   * forwarded, until restored.
+   */
+  stall(): void;
+  /** Forwards new connections again; connections held while stalled are dropped. */
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function tcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  let open = true;
+  let state: 'forwarding' | 'cut' | 'stalled' = 'forwarding';
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
   const server = net.createServer((client) => {
-    if (!open) {
+    if (state === 'cut') {
       client.destroy();
       return;
     }
+    track(client);
+    if (state === 'stalled') {
+      client.pause();
+      client.on('error', () => client.destroy());
+      return;
+    }
     const upstream = net.connect(targetPort, targetHost);
+    track(upstream);
     for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
       s.on('error', () => {
         client.destroy();
         upstream.destroy();
@@ -32,15 +48,27 @@ export async function tcpProxy(targetHost: string, targetPort: number): Promise<
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = () => {
-    open = false;
+  const dropAll = () => {
     for (const s of sockets) s.destroy();
+  };
+  const cut = () => {
+    state = 'cut';
+    dropAll();
   };
   return {
     port: (server.address() as net.AddressInfo).port,
     cut,
+    stall: () => {
+      state = 'stalled';
+      // Each socket stops reading: what either side sends stays unread in the kernel's buffers.
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     restore: () => {
-      open = true;
+      if (state === 'stalled') dropAll();
+      state = 'forwarding';
     },
     close: () => {
       cut();

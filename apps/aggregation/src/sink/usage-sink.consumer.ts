@@ -83,10 +83,13 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
         ),
       ),
     );
-    // Both inserts or a redelivery: a batch that fails after the first is written again, and
-    // reads deduplicate by (tenant, event id), so a repeated write never counts twice.
-    await this.ch.insert(USAGE_EVENTS_TABLE, records.map(toUsageEventRow));
-    await this.ch.insert(METER_VALUES_TABLE, values);
+    // Both inserts (at once) or a redelivery: a batch one of them failed is written again, and
+    // reads deduplicate by (tenant, event id), so a repeated write never counts twice. Receipts
+    // (what reconciliation counts as consumed) go last, once the events are queryable.
+    await Promise.all([
+      this.ch.insert(USAGE_EVENTS_TABLE, records.map(toUsageEventRow)),
+      this.ch.insert(METER_VALUES_TABLE, values),
+    ]);
     await this.ch.insert(SINK_RECEIPTS_TABLE, receipts(records));
     this.faultAfterInsert(records);
     const hours = staleHours(values);
