@@ -55,6 +55,18 @@ export interface RunResult {
   asOf: string;
   accounts: AccountRunResult[];
   failed: { accountId: string; error: string }[];
+  /** With `skipRecentMs`: accounts left to the run of this runner that is billing or just billed them. */
+  skipped?: string[];
+}
+
+export interface RunOptions {
+  /**
+   * For scheduled runs: leaves out accounts another run of this runner is billing, or that a run
+   * without this option billed as of a time at most this long before `asOf` (a requested run
+   * over the same accounts just went by). Scheduled runs do not count as having billed an
+   * account, so each tick of a schedule bills what the previous one did.
+   */
+  skipRecentMs?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -106,7 +118,17 @@ export class BillingRunner {
     private readonly concurrency = 1,
   ) {}
 
-  async run(caller: Caller, asOfMs: number, accountId?: string): Promise<RunResult> {
+  /** Accounts runs of this runner are billing now, with how many runs are. */
+  private readonly inProgress = new Map<string, number>();
+  /** The latest `asOf` each account was billed as of by a run of this runner. */
+  private readonly billedAsOf = new Map<string, number>();
+
+  async run(
+    caller: Caller,
+    asOfMs: number,
+    accountId?: string,
+    options: RunOptions = {},
+  ): Promise<RunResult> {
     if (!Number.isInteger(asOfMs) || asOfMs > Date.now()) {
       throw new BillingError(BillingErrorCode.INVALID_RUN, 'asOf must not be in the future', [
         { field: 'asOf', reasons: ['must not be in the future'] },
@@ -121,12 +143,22 @@ export class BillingRunner {
       };
     }
     // Results in the order of `accounts`, whatever order the accounts finish in.
-    const outcomes: ({ ok: AccountRunResult } | { failed: string })[] = [];
+    const outcomes: ({ ok: AccountRunResult } | { failed: string } | { skipped: true })[] = [];
+    const { skipRecentMs } = options;
+    const recent = (id: string) =>
+      skipRecentMs !== undefined &&
+      (this.inProgress.has(id) || (this.billedAsOf.get(id) ?? -Infinity) >= asOfMs - skipRecentMs);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < accounts.length; i = next++) {
+        if (recent(accounts[i])) {
+          outcomes[i] = { skipped: true };
+          continue;
+        }
         try {
-          outcomes[i] = { ok: await this.runAccount(caller, accounts[i], asOfMs) };
+          outcomes[i] = {
+            ok: await this.runAccount(caller, accounts[i], asOfMs, skipRecentMs === undefined),
+          };
         } catch (err) {
           // One account's failure (e.g. usage unavailable) leaves its invoices as they were; the
           // next run retries it. Nothing is written as empty usage.
@@ -135,15 +167,42 @@ export class BillingRunner {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, accounts.length) }, worker));
-    const result: RunResult = { asOf: new Date(asOfMs).toISOString(), accounts: [], failed: [] };
+    const result: RunResult = {
+      asOf: new Date(asOfMs).toISOString(),
+      accounts: [],
+      failed: [],
+      ...(skipRecentMs === undefined ? {} : { skipped: [] }),
+    };
     outcomes.forEach((outcome, i) => {
       if ('ok' in outcome) result.accounts.push(outcome.ok);
-      else result.failed.push({ accountId: accounts[i], error: outcome.failed });
+      else if ('failed' in outcome) result.failed.push({ accountId: accounts[i], error: outcome.failed });
+      else result.skipped?.push(accounts[i]);
     });
     return result;
   }
 
-  async runAccount(caller: Caller, accountId: string, asOfMs: number): Promise<AccountRunResult> {
+  /** Bills one account; `remember` records it as billed for scheduled runs (see `skipRecentMs`). */
+  async runAccount(
+    caller: Caller,
+    accountId: string,
+    asOfMs: number,
+    remember = true,
+  ): Promise<AccountRunResult> {
+    this.inProgress.set(accountId, (this.inProgress.get(accountId) ?? 0) + 1);
+    try {
+      const result = await this.billAccount(caller, accountId, asOfMs);
+      if (remember) {
+        this.billedAsOf.set(accountId, Math.max(asOfMs, this.billedAsOf.get(accountId) ?? -Infinity));
+      }
+      return result;
+    } finally {
+      const runs = this.inProgress.get(accountId)! - 1;
+      if (runs > 0) this.inProgress.set(accountId, runs);
+      else this.inProgress.delete(accountId);
+    }
+  }
+
+  private async billAccount(caller: Caller, accountId: string, asOfMs: number): Promise<AccountRunResult> {
     const pool = await this.store.findSubscription(caller, accountId);
     const tenants = await this.store.accountTenantSubscriptions(caller, accountId);
     if (!pool && !tenants.length) {

@@ -128,6 +128,48 @@ describe(BillingStore.name, () => {
     }
   });
 
+  it('leaves to the next scheduled run the accounts another run is billing or just billed', async () => {
+    const [busy, justBilled, other] = await Promise.all(Array.from({ length: 3 }, () => subscribedAccount()));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const runs = new BillingRunner(
+      store,
+      {
+        periodUsage: async (request) => {
+          if (request.accountId === busy) await held;
+          return usage.periodUsage(request);
+        },
+        meterKinds: summedMeters,
+      },
+      2,
+    );
+    const ours = (ids: readonly string[] = []) => ids.filter((id) => [busy, justBilled, other].includes(id));
+    const billed = (run: { accounts: { accountId: string }[] }) => ours(run.accounts.map((a) => a.accountId));
+    const scheduled = () => runs.run(ADMIN, IN_GRACE, undefined, { skipRecentMs: 60_000 });
+
+    const requested = runs.run(ADMIN, IN_GRACE, busy);
+    await runs.run(ADMIN, IN_GRACE, justBilled);
+    const first = await scheduled();
+    expect(billed(first)).toEqual([other]);
+    expect(ours(first.skipped).sort()).toEqual([busy, justBilled].sort());
+
+    release();
+    expect((await requested).accounts[0].invoices).toEqual([expect.objectContaining({ outcome: 'drafted' })]);
+    // A scheduled run does not count as billing: the next tick bills `other` again.
+    const second = await scheduled();
+    expect(billed(second)).toEqual([other]);
+    // Billed as of more than the window before: billed again.
+    const later = await runs.run(ADMIN, IN_GRACE + 61_000, undefined, { skipRecentMs: 60_000 });
+    expect(billed(later).sort()).toEqual([busy, justBilled, other].sort());
+    // Runs without the option bill everything, and report no skipped list.
+    const plain = await runs.run(ADMIN, IN_GRACE);
+    expect(billed(plain).sort()).toEqual([busy, justBilled, other].sort());
+    expect(plain.skipped).toBeUndefined();
+    for (const accountId of [busy, justBilled, other]) {
+      expect(await store.listInvoices(ADMIN, accountId)).toHaveLength(1);
+    }
+  });
+
   it('re-rates a draft on late usage and stops once it is finalized', async () => {
     const accountId = await subscribedAccount();
     await runner.run(ADMIN, IN_GRACE, accountId);

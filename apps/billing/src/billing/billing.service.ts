@@ -91,7 +91,11 @@ export class BillingService implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.running) return;
     this.running = (async () => {
       try {
-        const result = await this.runner.run(SCHEDULER, Date.now());
+        // Accounts another run of this process is billing, or billed less than an interval ago,
+        // wait for the next tick: two runs re-rating the same drafts at once double the work.
+        const result = await this.runner.run(SCHEDULER, Date.now(), undefined, {
+          skipRecentMs: this.config.BILLING_RUN_INTERVAL_MS,
+        });
         const changed = result.accounts.flatMap((a) => a.invoices.filter((i) => i.outcome !== 'unchanged'));
         if (changed.length || result.failed.length) {
           this.logger.info({ changed, failed: result.failed }, 'scheduled billing run');
