@@ -61,10 +61,10 @@ export interface RunResult {
 
 export interface RunOptions {
   /**
-   * For scheduled runs: leaves out accounts another run of this runner is billing, or that a run
-   * without this option billed as of a time at most this long before `asOf` (a requested run
-   * over the same accounts just went by). Scheduled runs do not count as having billed an
-   * account, so each tick of a schedule bills what the previous one did.
+   * For scheduled runs: leaves out accounts another run of this runner is billing or is yet to
+   * bill, or that a run without this option billed as of a time at most this long before `asOf`
+   * (a requested run over the same accounts just went by). Scheduled runs do not count as having
+   * billed an account, so each tick of a schedule bills what the previous one did.
    */
   skipRecentMs?: number;
 }
@@ -118,7 +118,7 @@ export class BillingRunner {
     private readonly concurrency = 1,
   ) {}
 
-  /** Accounts runs of this runner are billing now, with how many runs are. */
+  /** Accounts runs of this runner are billing or will bill, with how many runs do. */
   private readonly inProgress = new Map<string, number>();
   /** The latest `asOf` each account was billed as of by a run of this runner. */
   private readonly billedAsOf = new Map<string, number>();
@@ -148,6 +148,11 @@ export class BillingRunner {
     const recent = (id: string) =>
       skipRecentMs !== undefined &&
       (this.inProgress.has(id) || (this.billedAsOf.get(id) ?? -Infinity) >= asOfMs - skipRecentMs);
+    // A requested run holds every account it will bill from the start, so a scheduled run in
+    // the meantime leaves alone those it has not reached yet as well as those it is billing.
+    const requested = skipRecentMs === undefined;
+    const held = new Set(requested ? accounts : []);
+    for (const id of held) this.hold(id);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < accounts.length; i = next++) {
@@ -156,17 +161,21 @@ export class BillingRunner {
           continue;
         }
         try {
-          outcomes[i] = {
-            ok: await this.runAccount(caller, accounts[i], asOfMs, skipRecentMs === undefined),
-          };
+          outcomes[i] = { ok: await this.runAccount(caller, accounts[i], asOfMs, requested) };
         } catch (err) {
           // One account's failure (e.g. usage unavailable) leaves its invoices as they were; the
           // next run retries it. Nothing is written as empty usage.
           outcomes[i] = { failed: (err as Error).message };
+        } finally {
+          if (held.delete(accounts[i])) this.release(accounts[i]);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, accounts.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, accounts.length) }, worker));
+    } finally {
+      for (const id of held) this.release(id);
+    }
     const result: RunResult = {
       asOf: new Date(asOfMs).toISOString(),
       accounts: [],
@@ -188,7 +197,7 @@ export class BillingRunner {
     asOfMs: number,
     remember = true,
   ): Promise<AccountRunResult> {
-    this.inProgress.set(accountId, (this.inProgress.get(accountId) ?? 0) + 1);
+    this.hold(accountId);
     try {
       const result = await this.billAccount(caller, accountId, asOfMs);
       if (remember) {
@@ -196,10 +205,18 @@ export class BillingRunner {
       }
       return result;
     } finally {
-      const runs = this.inProgress.get(accountId)! - 1;
-      if (runs > 0) this.inProgress.set(accountId, runs);
-      else this.inProgress.delete(accountId);
+      this.release(accountId);
     }
+  }
+
+  private hold(accountId: string): void {
+    this.inProgress.set(accountId, (this.inProgress.get(accountId) ?? 0) + 1);
+  }
+
+  private release(accountId: string): void {
+    const runs = this.inProgress.get(accountId)! - 1;
+    if (runs > 0) this.inProgress.set(accountId, runs);
+    else this.inProgress.delete(accountId);
   }
 
   private async billAccount(caller: Caller, accountId: string, asOfMs: number): Promise<AccountRunResult> {

@@ -155,6 +155,30 @@ describe(BillingStore.name, () => {
 
     release();
     expect((await requested).accounts[0].invoices).toEqual([expect.objectContaining({ outcome: 'drafted' })]);
+    // A requested run over every account holds them all from its start, reached or not.
+    let releaseAll!: () => void;
+    let reached!: () => void;
+    const heldAll = new Promise<void>((resolve) => (releaseAll = resolve));
+    const firstAccountReached = new Promise<void>((resolve) => (reached = resolve));
+    const slowRuns = new BillingRunner(
+      store,
+      {
+        periodUsage: async (request) => {
+          reached();
+          await heldAll;
+          return usage.periodUsage(request);
+        },
+        meterKinds: summedMeters,
+      },
+      1,
+    );
+    const overAll = slowRuns.run(ADMIN, IN_GRACE);
+    await firstAccountReached;
+    const during = await slowRuns.run(ADMIN, IN_GRACE, undefined, { skipRecentMs: 60_000 });
+    expect(billed(during)).toEqual([]);
+    expect(ours(during.skipped).sort()).toEqual([busy, justBilled, other].sort());
+    releaseAll();
+    expect(billed(await overAll).sort()).toEqual([busy, justBilled, other].sort());
     // A scheduled run does not count as billing: the next tick bills `other` again.
     const second = await scheduled();
     expect(billed(second)).toEqual([other]);
