@@ -198,8 +198,22 @@ service_db() { echo "metering_${1//-/_}"; }
 
 http_ok() { curl -fsS "$1" >/dev/null 2>&1; }
 
+# The services' gRPC ports (50051-50053) lie inside Linux's default range of local ports for
+# outgoing connections (32768-60999): a client connection that happens to get one of them as its
+# local port makes the service's listen fail with EADDRINUSE. Reserve them where we may.
+GRPC_PORTS=50051-50053
+reserve_grpc_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
+  current=$(cat "$file" 2>/dev/null) || return 0
+  [[ ",$current," == *",$GRPC_PORTS,"* ]] && return 0
+  if ! echo "${current:+$current,}$GRPC_PORTS" >"$file" 2>/dev/null; then
+    log "could not reserve ports $GRPC_PORTS against outgoing connections (not root?): a service may rarely fail to listen"
+  fi
+}
+
 services_up() {
   [[ -f $ROOT/dist/apps/ingestion/src/main.js ]] || die "services are not built: run npm run build"
+  reserve_grpc_ports
   local entry name port
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*} port=${entry##*:}
