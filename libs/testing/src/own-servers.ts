@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cleanUpAtFileEnd, freePort, workspaceRoot } from './services';
+import { cleanUpAtFileEnd, endProcess, freePort, logTail, workspaceRoot } from './services';
 
 /**
  * A database server of one test's own, in a temporary directory on free ports: the test may crash
@@ -64,10 +64,6 @@ async function ownServer(
   return { url, crash, stop, start, remove };
 }
 
-function logTail(file: string, lines = 30): string {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
-}
-
 // ------------------------------------------------------------------------------ ClickHouse
 
 /**
@@ -98,11 +94,7 @@ export async function ownClickHouseServer(): Promise<OwnServer> {
   let exited: Promise<unknown> = Promise.resolve();
   const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const end = async (signal: NodeJS.Signals) => {
-    if (!alive()) return;
-    child?.kill(signal);
-    const kill = setTimeout(() => child?.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(kill);
+    if (child) await endProcess(child, exited, signal, STOP_TIMEOUT_MS);
   };
   const answers = () =>
     fetch(`${url}/ping`).then(

@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -124,14 +124,8 @@ export async function startInstance(
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
     child.once('exit', (code, signal) => resolve(signal ?? code)),
   );
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    // Services bound their own shutdown (SHUTDOWN_TIMEOUT_MS); this bounds a test's wait anyway.
-    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(kill);
-  };
+  // Services bound their own shutdown (SHUTDOWN_TIMEOUT_MS); this bounds a test's wait anyway.
+  const stop = () => endProcess(child, exited, 'SIGTERM', STOP_GRACE_MS);
   const forget = cleanUpAtFileEnd(stop);
   void exited.then(forget);
   const deadline = Date.now() + 60_000;
@@ -174,6 +168,24 @@ export async function freePort(): Promise<number> {
   }
 }
 
-function logTail(file: string, lines = 30): string {
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+/** The last lines of a log file, for a failure message. */
+export function logTail(file: string, lines = 30): string {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
+}
+
+/**
+ * Sends `signal` to a child that is still running and waits for its exit (`exited`), sending
+ * SIGKILL if it has not exited within `graceMs`.
+ */
+export async function endProcess(
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(kill);
 }
