@@ -263,6 +263,53 @@ describe('quotas and entitlements', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('answers its hot-path route exactly as the controller route answers the same request', async () => {
+    // `/v1/entitlements/check` is answered before express and Nest's router; the same path with a
+    // trailing slash reaches the controller route (Nest ignores trailing slashes).
+    const [a, b] = account.tenants;
+    const other = await provisionTenants(1);
+    const send = async (path: string, headers: Record<string, string>, body: string) => {
+      const res = await fetch(`${aggregation}${path}`, { method: 'POST', headers, body });
+      return {
+        status: res.status,
+        contentType: res.headers.get('content-type'),
+        correlated: /^[0-9a-f-]{36}$/.test(res.headers.get('x-correlation-id') ?? ''),
+        body: (await res.json()) as unknown,
+      };
+    };
+    const json = { 'content-type': 'application/json' };
+    const owner = { ...json, authorization: `Bearer ${account.ownerKey}` };
+    const cases: [string, Record<string, string>, string][] = [
+      ['pooled meter', owner, JSON.stringify({ tenantId: a.tenantId, key: 'voice_minutes', quantity: 1 })],
+      ['limit', owner, JSON.stringify({ tenantId: a.tenantId, key: 'maxAgents', quantity: 3 })],
+      ['second tenant', owner, JSON.stringify({ tenantId: b.tenantId, key: 'api_calls' })],
+      ['unknown tenant', owner, JSON.stringify({ tenantId: 'ten_nosuchtenant', key: 'api_calls' })],
+      [
+        'other account',
+        { ...json, authorization: `Bearer ${other.ownerKey}` },
+        JSON.stringify({ tenantId: a.tenantId, key: 'api_calls' }),
+      ],
+      ['no key', json, JSON.stringify({ tenantId: a.tenantId, key: 'api_calls' })],
+      ['not a bearer key', { ...json, authorization: `Basic ${account.ownerKey}` }, '{}'],
+      ['unknown key', owner, JSON.stringify({ tenantId: a.tenantId, key: 'noSuchThing' })],
+      ['bad fields', owner, JSON.stringify({ tenantId: 'a b', key: 5, quantity: -1, extra: true })],
+      ['NUL', owner, JSON.stringify({ tenantId: a.tenantId, key: 'api\u0000calls' })],
+      ['malformed JSON', owner, '{"tenantId":'],
+      ['not JSON', { ...owner, 'content-type': 'text/plain' }, 'tenantId=x'],
+      ['an array', owner, '[]'],
+      ['too large', owner, JSON.stringify({ tenantId: a.tenantId, key: 'x'.repeat(1_100_000) })],
+    ];
+    const statuses = new Set<number>();
+    for (const [name, headers, body] of cases) {
+      const direct = await send('/v1/entitlements/check', headers, body);
+      const routed = await send('/v1/entitlements/check/', headers, body);
+      expect({ name, ...direct }).toEqual({ name, ...routed });
+      expect(direct.correlated).toBe(true);
+      statuses.add(direct.status);
+    }
+    expect([...statuses].sort()).toEqual([200, 400, 401, 404, 413]);
+  });
+
   it('dead-letters a plan change that breaks the contract, naming the field', async () => {
     await announcePlan(account.accountId, plan([{ meterKey: 'api_calls', included: 'lots' }]));
     const letter = await eventually(

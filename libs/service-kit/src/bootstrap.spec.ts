@@ -3,6 +3,7 @@ import { Body, Controller, type INestApplication, Module, Param, Post } from '@n
 import { IsString, MaxLength } from 'class-validator';
 import { ServiceConfig } from '@metering/config';
 import { createLogger } from '@metering/observability';
+import { AppError } from '@metering/contracts';
 import { createServiceApp } from './bootstrap';
 
 class NoteDto {
@@ -132,6 +133,81 @@ describe(createServiceApp.name, () => {
       expect(await send({})).toMatchObject({ status: 400, body: { error: { code: 'malformed_json' } } });
     } finally {
       await early.close();
+    }
+  });
+
+  it('answers a direct route before express, and every other request through it', async () => {
+    const config = Object.assign(new ServiceConfig(), { KAFKA_BROKERS: ['127.0.0.1:9092'] });
+    const seen: unknown[] = [];
+    const direct = await createServiceApp(
+      {
+        name: 'notes',
+        description: 'test',
+        configClass: ServiceConfig,
+        module: () => NotesModule,
+        bodyLimit: () => 1_000,
+        directRoutes: () => [
+          {
+            method: 'POST',
+            path: '/notes/fast',
+            answer: (_req, body) => {
+              seen.push(body);
+              if ((body as { text?: string }).text === 'missing') {
+                return Promise.reject(new AppError('not_found', 'note_not_found', 'no such note'));
+              }
+              if ((body as { text?: string }).text === 'bug') return Promise.reject(new Error('bug'));
+              return Promise.resolve({ direct: body });
+            },
+          },
+        ],
+      },
+      config,
+      createLogger('notes', 'silent'),
+    );
+    try {
+      await direct.listen(0, '127.0.0.1');
+      const base = `http://127.0.0.1:${(direct.getHttpServer().address() as AddressInfo).port}`;
+      const send = async (path: string, body: string) => {
+        const res = await fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-correlation-id': 'c-1' },
+          body,
+        });
+        return {
+          status: res.status,
+          correlation: res.headers.get('x-correlation-id'),
+          body: await res.json(),
+        };
+      };
+      expect(await send('/notes/fast?x=1', '{"text":"a"}')).toEqual({
+        status: 200,
+        correlation: 'c-1',
+        body: { direct: { text: 'a' } },
+      });
+      // Another spelling of the path, and other paths, reach the controller.
+      expect(await send('/notes/FAST', '{"text":"b"}')).toMatchObject({
+        status: 201,
+        body: { id: 'FAST', text: 'b' },
+      });
+      expect(await send('/notes/fast', '{"text":"missing"}')).toEqual({
+        status: 404,
+        correlation: 'c-1',
+        body: { error: { code: 'note_not_found', message: 'no such note' } },
+      });
+      expect(await send('/notes/fast', '{"text":"bug"}')).toMatchObject({
+        status: 500,
+        body: { error: { code: 'internal_error' } },
+      });
+      expect(await send('/notes/fast', '{"text":')).toMatchObject({
+        status: 400,
+        body: { error: { code: 'malformed_json' } },
+      });
+      expect(await send('/notes/fast', JSON.stringify({ text: 'x'.repeat(2_000) }))).toMatchObject({
+        status: 413,
+      });
+      expect(seen).toEqual([{ text: 'a' }, { text: 'missing' }, { text: 'bug' }]);
+    } finally {
+      await direct.close();
     }
   });
 });

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { loadConfigOrExit, redactConfig, type ServiceConfig } from '@metering/config';
 import { AppError } from '@metering/contracts';
 import {
@@ -16,7 +16,7 @@ import {
   requestContextMiddleware,
   type Logger,
 } from '@metering/observability';
-import { HttpErrorFilter, toErrorResponse } from './http-error.filter';
+import { HttpErrorFilter, answerError, answerJson } from './http-error.filter';
 import { createValidationPipe } from './validation.pipe';
 
 export interface ServiceDefinition<C extends ServiceConfig> {
@@ -40,6 +40,27 @@ export interface ServiceDefinition<C extends ServiceConfig> {
    * refusals that must not cost the process the body (ingestion's tenants over their rate).
    */
   beforeBody?: (app: INestApplication) => RequestHandler;
+  /**
+   * Routes of a product's hot path answered before express and Nest's router (see `DirectRoute`),
+   * made from the app's providers.
+   */
+  directRoutes?: (app: INestApplication) => DirectRoute[];
+}
+
+/**
+ * A JSON route answered straight from the HTTP server's request event, for checks a product
+ * makes on its own hot path: the request gets its correlation id and timing, its JSON body is
+ * read with the service's body limits, and the answer — or the error, in the services' error
+ * shape — is written without express's response helpers or Nest's router. `answer` does what a
+ * guarded controller method does (authenticate, validate, handle), by calling the same code.
+ * Only the exact path matches; any other spelling of it reaches the controller route as before.
+ */
+export interface DirectRoute {
+  method: 'POST';
+  /** The exact path, without query. */
+  path: string;
+  /** The 200 answer's body, given the request and its parsed JSON body. */
+  answer(req: IncomingMessage, body: unknown): Promise<unknown>;
 }
 
 /**
@@ -50,15 +71,54 @@ function refuseMalformedPath(req: Request, res: Response, next: NextFunction): v
   try {
     decodeURIComponent(req.path);
   } catch {
-    const { status, body } = toErrorResponse(
+    answerError(
+      res,
       new AppError('invalid', 'malformed_path', 'the path is not percent-encoded UTF-8', [
         { field: 'path', reasons: ['must be percent-encoded UTF-8'] },
       ]),
     );
-    res.status(status).json(body);
     return;
   }
   next();
+}
+
+type BodyReader = (req: IncomingMessage, res: ServerResponse, done: (err?: unknown) => void) => void;
+
+/**
+ * Puts `routes` in front of the server's request listener (express): a request for one of them is
+ * answered here, every other request goes on to express unchanged.
+ */
+function answerDirectRoutesFirst(
+  server: Server,
+  routes: DirectRoute[],
+  edge: {
+    requestContext: ReturnType<typeof requestContextMiddleware>;
+    readJson: BodyReader;
+    logger: Logger;
+  },
+): void {
+  const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
+  const [onwards, ...others] = server.listeners('request') as ((
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => void)[];
+  if (!onwards || others.length) throw new Error('direct routes need the one request listener express adds');
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage & { route?: { path: string }; body?: unknown }, res) => {
+    const query = req.url?.indexOf('?') ?? -1;
+    const route = byKey.get(`${req.method} ${query < 0 ? req.url : req.url?.slice(0, query)}`);
+    if (!route) return onwards(req, res);
+    req.route = { path: route.path };
+    edge.requestContext(req, res, () => {
+      edge.readJson(req, res, (err) => {
+        if (err) return answerError(res, err, edge.logger);
+        route.answer(req, req.body).then(
+          (body) => answerJson(res, 200, body),
+          (failure: unknown) => answerError(res, failure, edge.logger),
+        );
+      });
+    });
+  });
 }
 
 /** Makes the validated config injectable everywhere, by its class. */
@@ -93,7 +153,8 @@ export async function createServiceApp<C extends ServiceConfig>(
     forceCloseConnections: true,
   });
   app.disable('x-powered-by');
-  app.use(requestContextMiddleware(app.get(Metrics)));
+  const requestContext = requestContextMiddleware(app.get(Metrics));
+  app.use(requestContext);
   app.use(refuseMalformedPath);
   if (definition.beforeBody) app.use(definition.beforeBody(app));
   const rawPaths = new Set(definition.rawBodyPaths ?? []);
@@ -104,19 +165,28 @@ export async function createServiceApp<C extends ServiceConfig>(
       limit: definition.bodyLimit?.(config) ?? 1_048_576,
     });
   }
-  app.useBodyParser('json', {
+  const jsonOptions = {
     type: ['application/json', ...(definition.jsonMediaTypes ?? [])],
     limit: definition.bodyLimit?.(config) ?? 1_048_576,
     strict: true,
-  });
+  };
+  app.useBodyParser('json', jsonOptions);
   // Body-parser failures happen before Nest's filters; answer them in the same error shape.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const { status, body } = toErrorResponse(err);
-    res.status(status).json(body);
+    answerError(res, err);
   });
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new HttpErrorFilter(app.get<Logger>(LOGGER)));
+  const errorLogger = app.get<Logger>(LOGGER);
+  app.useGlobalFilters(new HttpErrorFilter(errorLogger));
+  const direct = definition.directRoutes?.(app) ?? [];
+  if (direct.length) {
+    answerDirectRoutesFirst(app.getHttpServer(), direct, {
+      requestContext,
+      readJson: express.json(jsonOptions),
+      logger: errorLogger,
+    });
+  }
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
 
   const document = SwaggerModule.createDocument(

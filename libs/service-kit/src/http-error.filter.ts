@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { AppError, type ErrorBody, type ErrorKind } from '@metering/contracts';
 import type { Logger } from '@metering/observability';
 
@@ -128,17 +128,35 @@ function retryAfterOf(err: unknown): number {
   return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : RETRY_AFTER_SECONDS;
 }
 
+/** Writes `body` as the whole JSON answer, with plain `node:http` calls (no framework needed). */
+export function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+/**
+ * Answers a failed request in the services' error shape — `Retry-After` where the client should
+ * back off — and logs errors that are the service's own. Used by the exception filter, by the
+ * middleware that runs before Nest, and by routes answered before express.
+ */
+export function answerError(res: ServerResponse, err: unknown, logger?: Logger): void {
+  const { status, body, internal } = toErrorResponse(err);
+  if (internal) logger?.error({ err }, 'request failed');
+  if (res.headersSent) return;
+  // Clients (and the producer SDK) back off on these instead of hammering.
+  if (status === 503 || status === 429) res.setHeader('Retry-After', String(retryAfterOf(err)));
+  answerJson(res, status, body);
+}
+
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
 
   catch(err: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    const { status, body, internal } = toErrorResponse(err);
-    if (internal) this.logger.error({ err }, 'request failed');
-    if (res.headersSent) return;
-    // Clients (and the producer SDK) back off on these instead of hammering.
-    if (status === 503 || status === 429) res.setHeader('Retry-After', String(retryAfterOf(err)));
-    res.status(status).json(body);
+    answerError(host.switchToHttp().getResponse<ServerResponse>(), err, this.logger);
   }
 }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { enrichContext } from '@metering/observability';
-import { toErrorResponse } from '@metering/service-kit';
+import { answerError } from '@metering/service-kit';
 import type { TenantAuthService } from '../auth/tenant-auth.service';
 import { overRateError, type TenantRateLimiter } from './tenant-rate-limiter';
 
@@ -47,12 +47,10 @@ export function refuseOverRateUnread(
       const stillMs = limiter.admitUnread(tenant.tenantId);
       if (stillMs <= 0) return next();
       const retryAfterSeconds = Math.max(1, Math.ceil(stillMs / 1000));
-      const { status, body } = toErrorResponse(overRateError(limiter, tenant.tenantId, retryAfterSeconds));
-      res.setHeader('Retry-After', String(retryAfterSeconds));
       // The body stays unread. Once this answer is sent, Node discards the rest of it as it arrives
       // (no parsing, no buffering) and the connection stays open for the client's next request:
       // closing it instead could reset the connection under a client still sending, losing the answer.
-      res.status(status).json(body);
+      answerError(res, overRateError(limiter, tenant.tenantId, retryAfterSeconds));
     };
     if (held >= limits.maxHeld) return answer();
 
