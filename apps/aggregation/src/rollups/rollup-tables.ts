@@ -8,6 +8,7 @@ export const USAGE_PEAKS_TABLE = 'usage_peaks';
 export const USAGE_SUBJECTS_TABLE = 'usage_subjects';
 export const USAGE_BUCKET_SUMS_TABLE = 'usage_bucket_sums';
 export const USAGE_DAILY_TABLE = 'usage_daily';
+export const USAGE_DAILY_SUBJECTS_TABLE = 'usage_daily_subjects';
 
 /**
  * `column` (epoch milliseconds) within any of the ranges, written as a disjunction of ranges so
@@ -122,16 +123,27 @@ export function rebuildStatements(
 }
 
 /**
- * Rebuilds one account-day of `usage_daily` from the day's hourly rollups. Run after the day's
- * stale hours were rebuilt and before their marks are cleared, so a day whose hours are all
- * current always has a current daily row.
+ * Rebuilds one account-day of `usage_daily` from the day's hourly rollups, and of
+ * `usage_daily_subjects` from the day's hourly subjects. Run after the day's stale hours were
+ * rebuilt and before their marks are cleared, so a day whose hours are all current always has
+ * current daily rows. Subjects are read without FINAL, as queries read them: a rebuilt hour only
+ * adds subjects or moves a first time earlier, so older copies change neither.
  */
-export function rebuildDayStatement(accountId: string, dayMs: number, builtAt: number): SqlFragment {
-  return sql`INSERT INTO ${ident(USAGE_DAILY_TABLE)}
+export function rebuildDayStatements(accountId: string, dayMs: number, builtAt: number): SqlFragment[] {
+  const day = sql`account_id = ${accountId} AND hour_ms >= ${dayMs} AND hour_ms < ${dayMs + DAY_MS}`;
+  return [
+    sql`INSERT INTO ${ident(USAGE_DAILY_TABLE)}
     (account_id, meter_key, day_ms, tenant_id, events, total, min_v, max_v, last_t, last_id, last_v, built_at)
     SELECT ${accountId}, meter_key, toInt64(${dayMs}), tenant_id, sum(events), sum(total), min(min_v), max(max_v),
            max(last_t), argMax(last_id, tuple(last_t, last_id)), argMax(last_v, tuple(last_t, last_id)), toUInt64(${builtAt})
     FROM ${ident(USAGE_HOURLY_TABLE)} FINAL
-    WHERE account_id = ${accountId} AND hour_ms >= ${dayMs} AND hour_ms < ${dayMs + DAY_MS}
-    GROUP BY meter_key, tenant_id`;
+    WHERE ${day}
+    GROUP BY meter_key, tenant_id`,
+    sql`INSERT INTO ${ident(USAGE_DAILY_SUBJECTS_TABLE)}
+    (account_id, meter_key, day_ms, tenant_id, subject, first_t, built_at)
+    SELECT ${accountId}, meter_key, toInt64(${dayMs}), tenant_id, subject, min(first_t), toUInt64(${builtAt})
+    FROM ${ident(USAGE_SUBJECTS_TABLE)}
+    WHERE ${day}
+    GROUP BY meter_key, tenant_id, subject`,
+  ];
 }

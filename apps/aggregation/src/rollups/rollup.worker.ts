@@ -6,7 +6,7 @@ import { LOGGER, Metrics, type Logger } from '@metering/observability';
 import type { Counter } from 'prom-client';
 import { AggregationConfig } from '../config';
 import { MeterCatalogService } from '../meters/meter-catalog.service';
-import { rebuildDayStatement, rebuildStatements } from './rollup-tables';
+import { rebuildDayStatements, rebuildStatements } from './rollup-tables';
 
 /**
  * Rebuilds the rollups of stale account-hours from deduplicated raw data. Any instance may run
@@ -86,7 +86,7 @@ export class RollupWorker implements OnApplicationBootstrap, OnModuleDestroy {
         catalog,
         builtAt,
       ),
-      rebuildDayStatement(accountId, day, builtAt),
+      ...rebuildDayStatements(accountId, day, builtAt),
     ];
     try {
       for (const statement of statements) await this.ch.command(statement);

@@ -14,11 +14,12 @@ import type { MeterCatalogService } from '../meters/meter-catalog.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import {
   USAGE_BUCKET_SUMS_TABLE,
+  USAGE_DAILY_SUBJECTS_TABLE,
   USAGE_DAILY_TABLE,
   USAGE_HOURLY_TABLE,
   USAGE_PEAKS_TABLE,
   USAGE_SUBJECTS_TABLE,
-  rebuildDayStatement,
+  rebuildDayStatements,
   rebuildStatements,
 } from '../rollups/rollup-tables';
 import { USAGE_WINDOWS } from './usage-windows';
@@ -33,6 +34,7 @@ const ACCOUNT_TABLES = [
   USAGE_DAILY_TABLE,
   USAGE_PEAKS_TABLE,
   USAGE_SUBJECTS_TABLE,
+  USAGE_DAILY_SUBJECTS_TABLE,
   USAGE_BUCKET_SUMS_TABLE,
 ];
 
@@ -287,6 +289,7 @@ describe('ClickHouse account filter', () => {
           USAGE_DAILY_TABLE,
           USAGE_PEAKS_TABLE,
           USAGE_SUBJECTS_TABLE,
+          USAGE_DAILY_SUBJECTS_TABLE,
           USAGE_BUCKET_SUMS_TABLE,
         ].sort(),
       );
@@ -332,7 +335,7 @@ describe('ClickHouse account filter', () => {
           new MeterCatalog(meterShapes),
           1,
         ),
-        rebuildDayStatement(ACCOUNT, START, 1),
+        ...rebuildDayStatements(ACCOUNT, START, 1),
       ].map((s) => s.text);
       const written = statements.map((s) => /INSERT INTO `(\w+)`/.exec(s)?.[1]);
       expect(new Set(written)).toEqual(
@@ -342,6 +345,7 @@ describe('ClickHouse account filter', () => {
           USAGE_BUCKET_SUMS_TABLE,
           USAGE_SUBJECTS_TABLE,
           USAGE_DAILY_TABLE,
+          USAGE_DAILY_SUBJECTS_TABLE,
         ]),
       );
       expect(unfilteredReads(statements, ACCOUNT)).toEqual([]);

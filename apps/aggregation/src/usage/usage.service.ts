@@ -6,6 +6,7 @@ import { UNIT, divideHalfEven, formatQuantity, type Meter, type Quantity } from 
 import { MeterCatalogService } from '../meters/meter-catalog.service';
 import {
   USAGE_BUCKET_SUMS_TABLE,
+  USAGE_DAILY_SUBJECTS_TABLE,
   USAGE_DAILY_TABLE,
   USAGE_HOURLY_TABLE,
   USAGE_PEAKS_TABLE,
@@ -341,13 +342,16 @@ export class UsageService {
     src: Sources,
   ): Promise<{ tenants: TenantFigures[]; pooled: Quantity }> {
     // Every sighting of a subject: raw rows of the hours not rolled up, and the rolled-up rows with
-    // each tenant's first time per hour. No FINAL: a rebuild of an hour only adds subjects or moves
-    // a first time earlier (raw data only grows), so older rows change neither the distinct counts
-    // nor the minimum times below, and reading them is far cheaper than merging at query time.
+    // each tenant's first time per hour, or per day for the current days. No FINAL: a rebuild only
+    // adds subjects or moves a first time earlier (raw data only grows), so older rows change
+    // neither the distinct counts nor the minimum times below, and reading them is far cheaper
+    // than merging at query time.
     const sightings = unionAll([
       src.raw && sql`SELECT tenant_id, s, t AS ft FROM ${src.raw} WHERE s != ''`,
-      src.rollup &&
-        sql`SELECT tenant_id, subject AS s, first_t AS ft FROM ${ident(USAGE_SUBJECTS_TABLE)} WHERE ${src.rollup}`,
+      src.hourly &&
+        sql`SELECT tenant_id, subject AS s, first_t AS ft FROM ${ident(USAGE_SUBJECTS_TABLE)} WHERE ${src.hourly}`,
+      src.daily &&
+        sql`SELECT tenant_id, subject AS s, first_t AS ft FROM ${ident(USAGE_DAILY_SUBJECTS_TABLE)} WHERE ${src.daily}`,
     ]);
     if (!sightings) return { tenants: [], pooled: 0n };
     const [events, distinct] = await Promise.all([
