@@ -54,13 +54,14 @@ export interface ServiceDefinition<C extends ServiceConfig> {
  * shape — is written without express's response helpers or Nest's router. `answer` does what a
  * guarded controller method does (authenticate, validate, handle), by calling the same code.
  * Only the exact path matches; any other spelling of it reaches the controller route as before.
+ * Middleware of the service (`beforeBody`) does not run for it.
  */
 export interface DirectRoute {
   method: 'POST';
   /** The exact path, without query. */
   path: string;
   /** The 200 answer's body, given the request and its parsed JSON body. */
-  answer(req: IncomingMessage, body: unknown): Promise<unknown>;
+  answer(req: IncomingMessage, body: unknown): Promise<object>;
 }
 
 /**
@@ -112,10 +113,13 @@ function answerDirectRoutesFirst(
     edge.requestContext(req, res, () => {
       edge.readJson(req, res, (err) => {
         if (err) return answerError(res, err, edge.logger);
-        route.answer(req, req.body).then(
-          (body) => answerJson(res, 200, body),
-          (failure: unknown) => answerError(res, failure, edge.logger),
-        );
+        void (async () => {
+          try {
+            answerJson(res, 200, await route.answer(req, req.body));
+          } catch (failure) {
+            answerError(res, failure, edge.logger);
+          }
+        })();
       });
     });
   });
