@@ -10,6 +10,27 @@ export const HOUR = 3_600_000;
 
 export const sleep = (t) => new Promise((resolve) => setTimeout(resolve, t));
 
+/**
+ * Calls `send(i)` for i in [0, count) on a steady schedule of `perSecond` calls a second whatever
+ * the answers (an open loop: a slow answer does not delay the next call, as with real clients),
+ * timing each. Returns the latencies in ms, sorted, and the seconds from the first call to the
+ * last answer.
+ */
+export async function openLoop(count, perSecond, send) {
+  const latencies = [];
+  const pending = [];
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = t0 + (i * 1000) / perSecond - performance.now();
+    if (wait > 1) await sleep(wait);
+    const started = performance.now();
+    pending.push(send(i).then(() => latencies.push(performance.now() - started)));
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  return { latencies, seconds: (performance.now() - t0) / 1000 };
+}
+
 /** The text after `--name` on the command line, or `fallback`. */
 export const option = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -5,8 +5,12 @@
 //  2. POST /v1/events from several tenants over keep-alive connections, in batches of each
 //     size asked for: accepted events/s (ingestion answers only after Kafka acknowledged them,
 //     cross-checked against the growth of usage.events.v1's end offsets), latency per request,
-//     and the ingestion process's peak RSS.
+//     and the ingestion process's peak RSS;
+//  3. latency per 100-event request at a steady offered rate (PACED events/s, requests sent on a
+//     schedule whatever the answers, round-robin over the tenants): what a producer sees below
+//     saturation, where 2.'s closed loop (every connection always busy) measures mostly queueing.
 // Usage: node tools/bench/ingestion.mjs [--tenants 8] [--concurrency 16] [--seconds 15] [--batches 100,500]
+//        [--paced 10000]   (events/s offered in 3.; 0 skips it)
 //        [--no-raw]   (skip 1., when the raw ceilings are measured elsewhere in the same run)
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -21,9 +25,11 @@ import {
   kafkaCeilingId,
   kafkaOf,
   ms,
+  openLoop,
   option,
   percentile,
   post,
+  sleep,
   rawKafkaProduceRate,
   reporter,
   rssMb,
@@ -34,12 +40,17 @@ const CONCURRENCY = arg('concurrency', 16);
 const SECONDS = arg('seconds', 15);
 const BATCHES = option('batches', '100,500').split(',').map(Number);
 const RAW = !flag('no-raw');
+const PACED = arg('paced', 10_000);
+const PACED_BATCH = 100;
+/** Aggregation's sink group (its USAGE_CONSUMER_GROUP default). */
+const SINK_GROUP = 'aggregation.usage-sink';
 const report = reporter('ingestion', {
   tenants: TENANTS,
   concurrency: CONCURRENCY,
   seconds: SECONDS,
   batches: BATCHES,
   raw: RAW,
+  paced: PACED,
 });
 
 const env = readStackEnv();
@@ -144,6 +155,32 @@ async function ingestRun(tenants, batch, admin) {
   return { seconds, accepted, published, failures, latencies, peakRss };
 }
 
+/** Seconds until aggregation's sink has committed every message of usage.events.v1 (at most 5 min). */
+async function sinkCaughtUp(admin) {
+  const t0 = performance.now();
+  for (;;) {
+    const ends = await admin.fetchTopicOffsets('usage.events.v1');
+    const [group] = await admin.fetchOffsets({ groupId: SINK_GROUP, topics: ['usage.events.v1'] });
+    const committed = new Map(group.partitions.map((p) => [p.partition, Number(p.offset)]));
+    if (ends.every((e) => (committed.get(e.partition) ?? -1) >= Number(e.high))) break;
+    if (performance.now() - t0 > 300_000) throw new Error('the sink did not catch up within 5 minutes');
+    await sleep(250);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Requests of PACED_BATCH events sent on a schedule for SECONDS: latency of each, failures. */
+async function pacedRun(tenants, eventsPerSecond) {
+  const perSecond = eventsPerSecond / PACED_BATCH;
+  const total = Math.round(perSecond * SECONDS);
+  let failures = 0;
+  const { latencies, seconds } = await openLoop(total, perSecond, async (i) => {
+    const res = await postBatch(batchBody(PACED_BATCH, randomUUID()), tenants[i % tenants.length].key);
+    if (res.status !== 202) failures++;
+  });
+  return { achieved: (total * PACED_BATCH) / seconds, latencies, failures, total };
+}
+
 async function main() {
   const { tenants } = await provision();
   const admin = kafka.admin();
@@ -211,6 +248,33 @@ async function main() {
       value: r.peakRss,
       unit: 'MB',
       target: atMost(300),
+    });
+  }
+  if (PACED > 0) {
+    // From a caught-up sink: the closed loop leaves it a backlog that would share the cores.
+    const waited = await sinkCaughtUp(admin);
+    console.log(`the sink caught up with usage.events.v1 in ${waited.toFixed(1)} s`);
+    const p = await pacedRun(tenants, PACED);
+    const at = `at ${PACED.toLocaleString('en')} events/s offered`;
+    console.log(
+      `paced, batches of ${PACED_BATCH} ${at}: ${Math.round(p.achieved).toLocaleString('en')} events/s sent, ` +
+        `${p.failures} failed requests; per request p50 ${ms(percentile(p.latencies, 50))}, ` +
+        `p99 ${ms(percentile(p.latencies, 99))}, max ${ms(p.latencies[p.latencies.length - 1])}`,
+    );
+    const note = `${p.total.toLocaleString('en')} requests on a schedule over ${SECONDS} s`;
+    const problems = p.failures ? [`${p.failures} requests not answered 202`] : [];
+    report({
+      name: `p50 per request, batches of ${PACED_BATCH}, ${at}`,
+      value: percentile(p.latencies, 50),
+      unit: 'ms',
+      note,
+    });
+    report({
+      name: `p99 per request, batches of ${PACED_BATCH}, ${at}`,
+      value: percentile(p.latencies, 99),
+      unit: 'ms',
+      note,
+      problems,
     });
   }
   await admin.disconnect();

@@ -23,6 +23,7 @@ import {
   kafkaOf,
   markStale,
   meterValueRow,
+  openLoop,
   option,
   percentile,
   post,
@@ -261,27 +262,11 @@ async function entitlements({ accountId, tenantIds }) {
     unit: 'checks/s',
     note: 'closed loop for 3 s before the paced run',
   });
-  const times = [];
   let failures = 0;
-  const pending = [];
-  const started = performance.now();
   const total = RATE * SECONDS;
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    const body = bodyOf();
-    const t0 = performance.now();
-    pending.push(
-      check(body).then((res) => {
-        times.push(performance.now() - t0);
-        if (res.status !== 200) failures++;
-      }),
-    );
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - started) / 1000;
-  times.sort((a, b) => a - b);
+  const { latencies: times, seconds: elapsed } = await openLoop(total, RATE, async () => {
+    if ((await check(bodyOf())).status !== 200) failures++;
+  });
   console.log(
     `  ${total} checks in ${elapsed.toFixed(1)} s (${Math.round(total / elapsed)} checks/s), non-200: ${failures}; p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms, max ${times[times.length - 1].toFixed(1)} ms`,
   );

@@ -46,8 +46,8 @@ const SCENARIOS = [
     name: 'ingestion',
     issue: 4,
     title: 'Ingestion: accepted events/s, latency per request, memory',
-    full: { tenants: 8, concurrency: 16, seconds: 15, batches: '100,500', 'no-raw': true },
-    quick: { tenants: 8, concurrency: 16, seconds: 4, batches: '100,500', 'no-raw': true },
+    full: { tenants: 8, concurrency: 16, seconds: 15, batches: '100,500', paced: 10_000, 'no-raw': true },
+    quick: { tenants: 8, concurrency: 16, seconds: 4, batches: '100,500', paced: 10_000, 'no-raw': true },
   },
   {
     name: 'aggregation',
