@@ -169,12 +169,13 @@ export async function createServiceApp<C extends ServiceConfig>(
       limit: definition.bodyLimit?.(config) ?? 1_048_576,
     });
   }
-  const jsonOptions = {
+  // One JSON reader for express's routes and the direct ones.
+  const readJson = express.json({
     type: ['application/json', ...(definition.jsonMediaTypes ?? [])],
     limit: definition.bodyLimit?.(config) ?? 1_048_576,
     strict: true,
-  };
-  app.useBodyParser('json', jsonOptions);
+  });
+  app.use(readJson);
   // Body-parser failures happen before Nest's filters; answer them in the same error shape.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
@@ -187,7 +188,7 @@ export async function createServiceApp<C extends ServiceConfig>(
   if (direct.length) {
     answerDirectRoutesFirst(app.getHttpServer(), direct, {
       requestContext,
-      readJson: express.json(jsonOptions),
+      readJson,
       logger: errorLogger,
     });
   }
