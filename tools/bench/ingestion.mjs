@@ -162,7 +162,12 @@ async function sinkCaughtUp(admin) {
     const ends = await admin.fetchTopicOffsets('usage.events.v1');
     const [group] = await admin.fetchOffsets({ groupId: SINK_GROUP, topics: ['usage.events.v1'] });
     const committed = new Map(group.partitions.map((p) => [p.partition, Number(p.offset)]));
-    if (ends.every((e) => (committed.get(e.partition) ?? -1) >= Number(e.high))) break;
+    // A partition the group never committed on (-1) is caught up only if it holds nothing.
+    const caughtUp = (e) => {
+      const offset = committed.get(e.partition) ?? -1;
+      return offset < 0 ? Number(e.high) === Number(e.low) : offset >= Number(e.high);
+    };
+    if (ends.every(caughtUp)) break;
     if (performance.now() - t0 > 300_000) throw new Error('the sink did not catch up within 5 minutes');
     await sleep(250);
   }

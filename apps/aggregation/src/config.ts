@@ -36,6 +36,16 @@ export class AggregationConfig extends DatabaseServiceConfig {
   @Min(0)
   KEY_CACHE_TTL_MS: number = 5_000;
 
+  /**
+   * How long the sink gathers fetched batches into one write (it keeps fetching meanwhile):
+   * fewer, larger inserts and fewer parts for ClickHouse to merge, at the cost of up to this
+   * much later queryability. 0 writes each fetch's batches as they come.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  SINK_FLUSH_MS: number = 250;
+
   /** How often the rollup builder looks for stale hours; 0 turns it off (queries then read raw rows). */
   @IsInt()
   @Min(0)

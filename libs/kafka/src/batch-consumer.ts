@@ -56,6 +56,16 @@ export interface BatchConsumerOptions<T extends object> {
    * handler can then write concurrent batches together (see `GroupCommit`).
    */
   partitionsConcurrently?: number;
+  /**
+   * Fetch ahead of the handler: a batch is handed over and the next fetch of its partition made
+   * at once, while up to this many bytes of message values wait for their handler (default 0:
+   * each batch is handled and committed before its partition is fetched again). Commits keep
+   * their meaning: a batch is committed only once it and every earlier batch of its partition
+   * were handled. A batch that fails for good restarts the consumer from the committed offsets,
+   * so everything after it is delivered again. For handlers that gather many batches into one
+   * write (see `GroupCommit`'s `lingerMs`), which one fetch at a time would starve.
+   */
+  fetchAheadBytes?: number;
 }
 
 export const DLQ_HEADERS = {
@@ -98,6 +108,13 @@ export class BatchConsumer<T extends object> {
   private restarts = 0;
   private restartTimer?: NodeJS.Timeout;
   private readonly contracts: ReadonlyMap<string, TopicContract<T>>;
+  /** Fetching ahead: per topic-partition, whether its latest batch was handled and committed. */
+  private readonly chains = new Map<string, Promise<boolean>>();
+  /** Fetching ahead: batches handed over and not yet committed, and their bytes. */
+  private readonly ahead = new Set<Promise<void>>();
+  private aheadBytes = 0;
+  /** Set while stop() lets the batches handed over finish: new ones are left to the next owner. */
+  private stopping = false;
 
   constructor(
     private readonly client: KafkaClient,
@@ -175,11 +192,19 @@ export class BatchConsumer<T extends object> {
     }, delayMs);
   }
 
-  /** Stops fetching, lets the in-flight batch finish and commit, then leaves the group. */
+  /** Stops fetching, lets the batches handed over finish and commit, then leaves the group. */
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
     const consumer = this.consumer;
     if (!consumer) return;
+    this.stopping = true;
+    try {
+      consumer.pause([...this.contracts.keys()].map((topic) => ({ topic })));
+      // Commits need the consumer running: batches fetched ahead are settled before it stops.
+      while (this.ahead.size > 0) await Promise.allSettled([...this.ahead]);
+    } finally {
+      this.stopping = false;
+    }
     this.consumer = undefined;
     this.starting = undefined;
     this.joined = false;
@@ -239,8 +264,87 @@ export class BatchConsumer<T extends object> {
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale() || this.stopping) return;
     const started = performance.now();
+    const { topic, partition } = batch;
+    const last = batch.lastOffset();
+    const next = (BigInt(last) + 1n).toString();
+    if (this.options.fetchAheadBytes) return this.handOver(payload, started, next);
+
+    await this.handle(payload);
+    payload.resolveOffset(last);
+    await payload.commitOffsetsIfNecessary({
+      topics: [{ topic, partitions: [{ partition, offset: next }] }],
+    });
+    await payload.heartbeat();
+    this.client.instrumentation.batchProcessed?.(
+      topic,
+      batch.messages.length,
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  /**
+   * Fetching ahead: the batch is handled in the background and committed after every earlier
+   * batch of its partition; this returns (so its partition is fetched again) unless too many
+   * bytes are already waiting.
+   */
+  private async handOver(payload: EachBatchPayload, started: number, next: string): Promise<void> {
+    const { batch } = payload;
+    const { topic, partition } = batch;
+    const consumer = this.consumer;
+    const key = `${topic}\u0000${partition}`;
+    const earlier = this.chains.get(key) ?? Promise.resolve(true);
+    const handled = this.handle(payload);
+    const committed = Promise.allSettled([earlier, handled]).then(async ([before, own]) => {
+      if (before.status === 'fulfilled' && !before.value) return false;
+      if (own.status === 'rejected') {
+        this.failedAhead(own.reason as Error, payload, consumer);
+        return false;
+      }
+      try {
+        await consumer?.commitOffsets([{ topic, partition, offset: next }]);
+      } catch (err) {
+        // A later commit of the partition covers this one; or its next owner reads it again.
+        this.client.logger.warn({ err, topic, partition, offset: next }, 'offset commit failed');
+      }
+      this.client.instrumentation.batchProcessed?.(
+        topic,
+        batch.messages.length,
+        (performance.now() - started) / 1000,
+      );
+      return true;
+    });
+    this.chains.set(key, committed);
+    const bytes = batch.messages.reduce((sum, m) => sum + (m.value?.length ?? 0), 0);
+    this.aheadBytes += bytes;
+    const settled: Promise<void> = committed.then(() => {
+      this.aheadBytes -= bytes;
+      this.ahead.delete(settled);
+      if (this.chains.get(key) === committed) this.chains.delete(key);
+    });
+    this.ahead.add(settled);
+    payload.resolveOffset(batch.lastOffset());
+    while (this.aheadBytes > (this.options.fetchAheadBytes ?? 0) && this.ahead.size > 0) {
+      await Promise.race(this.ahead);
+    }
+    await payload.heartbeat();
+  }
+
+  /** A batch handled ahead failed for good: start again from the committed offsets. */
+  private failedAhead(err: Error, payload: EachBatchPayload, consumer: Consumer | undefined): void {
+    const { topic, partition } = payload.batch;
+    if (!payload.isRunning() || payload.isStale()) {
+      // Revoked or stopping: its next owner reads it again from the committed offset.
+      this.client.logger.warn({ err, topic, partition }, 'batch handled ahead not written; left uncommitted');
+      return;
+    }
+    if (this.consumer === consumer && !this.crash) this.restartLater(err);
+  }
+
+  /** Parses a batch, hands its valid messages to the handler and dead-letters the invalid ones. */
+  private async handle(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     const { topic, partition } = batch;
     const contract = this.contracts.get(topic)!;
     const valid: ConsumedMessage<T>[] = [];
@@ -287,18 +391,6 @@ export class BatchConsumer<T extends object> {
       this.client.instrumentation.deadLettered?.(topic, dead.length);
       this.client.logger.warn({ topic, partition, count: dead.length }, 'dead-lettered invalid messages');
     }
-
-    const last = batch.lastOffset();
-    payload.resolveOffset(last);
-    await payload.commitOffsetsIfNecessary({
-      topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
-    });
-    await payload.heartbeat();
-    this.client.instrumentation.batchProcessed?.(
-      topic,
-      batch.messages.length,
-      (performance.now() - started) / 1000,
-    );
   }
 
   private deadLetterOf(

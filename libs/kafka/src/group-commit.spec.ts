@@ -81,6 +81,41 @@ describe('GroupCommit', () => {
     await Promise.all(done);
   });
 
+  it('lingers for more submissions up to lingerMs, and flushes early once minWeight is queued', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    try {
+      const { calls, flush } = controlledFlush();
+      const group = new GroupCommit<number>({ flush, lingerMs: 200, minWeight: 4 });
+      const first = group.submit([1]);
+      await tick();
+      jest.advanceTimersByTime(150);
+      await tick();
+      expect(calls).toHaveLength(0);
+      const second = group.submit([2]);
+      jest.advanceTimersByTime(49);
+      await tick();
+      expect(calls).toHaveLength(0);
+      // 200 ms after the first submission, not after the second.
+      jest.advanceTimersByTime(1);
+      await tick();
+      expect(calls.map((c) => c.items)).toEqual([[1, 2]]);
+      calls[0].finish();
+      await Promise.all([first, second]);
+
+      const third = group.submit([3, 3]);
+      await tick();
+      expect(calls).toHaveLength(1);
+      const fourth = group.submit([4, 4]);
+      await tick();
+      // Weight 4 reached: no waiting for the rest of the linger.
+      expect(calls.map((c) => c.items)[1]).toEqual([3, 3, 4, 4]);
+      calls[1].finish();
+      await Promise.all([third, fourth]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('writes every item exactly once, in submission order, whatever the timing', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -88,7 +123,8 @@ describe('GroupCommit', () => {
           maxLength: 30,
         }),
         fc.integer({ min: 1, max: 8 }),
-        async (submissions, maxWeight) => {
+        fc.constantFrom(0, 1),
+        async (submissions, maxWeight, lingerMs) => {
           const written: number[][] = [];
           const group = new GroupCommit<number>({
             flush: async (items) => {
@@ -96,6 +132,7 @@ describe('GroupCommit', () => {
               await tick();
             },
             maxWeight,
+            lingerMs,
           });
           let next = 0;
           const pending: Promise<void>[] = [];

@@ -1,6 +1,8 @@
 interface Waiting<T> {
   items: readonly T[];
   weight: number;
+  /** When it was submitted (ms since the epoch). */
+  at: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -15,12 +17,20 @@ export interface GroupCommitOptions<T> {
    * it; a single submission above it is flushed on its own, as it came.
    */
   maxWeight?: number;
+  /**
+   * How long a flush may wait after its first submission for more to join it (default 0: it
+   * starts at once). The wait ends early once the queued weight reaches `minWeight`.
+   */
+  lingerMs?: number;
+  /** Queued weight that ends a linger at once (default: `maxWeight`). */
+  minWeight?: number;
 }
 
 /**
  * Group commit: concurrent callers share writes. A submission made while nothing is being
  * written starts a flush at once (after the current turn of the event loop, so submissions of
- * the same turn go together); submissions made while a flush is in flight wait for it and then
+ * the same turn go together; with `lingerMs`, once the first of them has waited that long or
+ * `minWeight` is queued); submissions made while a flush is in flight wait for it and then
  * go together in the next. Each caller's promise settles with the flush that wrote its items —
  * resolved once they are written, rejected with the flush's error otherwise — so a caller
  * acknowledges exactly what it would have acknowledged writing alone, in fewer, larger writes.
@@ -30,15 +40,23 @@ export class GroupCommit<T> {
   private draining = false;
   private readonly weigh: (items: readonly T[]) => number;
   private readonly maxWeight: number;
+  private readonly minWeight: number;
+  private queuedWeight = 0;
+  /** Ends the current linger early; set while one is under way. */
+  private wake?: () => void;
 
   constructor(private readonly options: GroupCommitOptions<T>) {
     this.weigh = options.weigh ?? ((items) => items.length);
     this.maxWeight = options.maxWeight ?? Number.POSITIVE_INFINITY;
+    this.minWeight = options.minWeight ?? this.maxWeight;
   }
 
   submit(items: readonly T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ items, weight: this.weigh(items), resolve, reject });
+      const weight = this.weigh(items);
+      this.queue.push({ items, weight, at: Date.now(), resolve, reject });
+      this.queuedWeight += weight;
+      if (this.queuedWeight >= this.minWeight) this.wake?.();
       if (!this.draining) {
         this.draining = true;
         setImmediate(() => void this.drain());
@@ -48,6 +66,7 @@ export class GroupCommit<T> {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
+      await this.linger();
       const group = this.nextGroup();
       try {
         await this.options.flush(group.flatMap((w) => w.items));
@@ -59,6 +78,20 @@ export class GroupCommit<T> {
     this.draining = false;
   }
 
+  /** Waits until the oldest submission is `lingerMs` old or enough weight is queued. */
+  private linger(): Promise<void> {
+    const waitMs = this.queue[0].at + (this.options.lingerMs ?? 0) - Date.now();
+    if (waitMs <= 0 || this.queuedWeight >= this.minWeight) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), waitMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
   private nextGroup(): Waiting<T>[] {
     let weight = this.queue[0].weight;
     let size = 1;
@@ -66,6 +99,7 @@ export class GroupCommit<T> {
       weight += this.queue[size].weight;
       size++;
     }
+    this.queuedWeight -= weight;
     return this.queue.splice(0, size);
   }
 }

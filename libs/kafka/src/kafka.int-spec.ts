@@ -225,9 +225,10 @@ describe(KafkaClient.name, () => {
   // also after the stalled member resumes. Batches a rebalance interrupts are handled again (at
   // least once): counting them once is the sink's dedup, shown in aggregation-faults.e2e-spec.ts.
   it.each([
-    { stall: 'a rebalance mid-batch', pastSessionTimeout: false },
-    { stall: 'a consumer paused past its session timeout', pastSessionTimeout: true },
-  ])('loses nothing through $stall', async ({ pastSessionTimeout }) => {
+    { stall: 'a rebalance mid-batch', pastSessionTimeout: false, fetchAheadBytes: 0 },
+    { stall: 'a rebalance mid-batch, fetching ahead', pastSessionTimeout: false, fetchAheadBytes: 1 << 20 },
+    { stall: 'a consumer paused past its session timeout', pastSessionTimeout: true, fetchAheadBytes: 0 },
+  ])('loses nothing through $stall', async ({ pastSessionTimeout, fetchAheadBytes }) => {
     const topic = topicContract();
     const groupId = uniqueName('group');
     const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
@@ -245,6 +246,7 @@ describe(KafkaClient.name, () => {
         groupId,
         topic,
         sessionTimeoutMs: 6_000,
+        fetchAheadBytes,
         handler: async (messages) => {
           const batch = messages.map((m) => m.value.id);
           seen.push(...batch);
@@ -295,6 +297,120 @@ describe(KafkaClient.name, () => {
       release();
       await Promise.all([first.stop(), second.stop()]);
     }
+  });
+
+  describe('fetching ahead', () => {
+    /**
+     * A consumer fetching ahead on a fresh topic and group, whose handler calls wait until the
+     * test settles them one by one; `send` publishes one message (all on one partition).
+     */
+    function aheadOfHeldHandler(options: { maxAttempts?: number } = {}) {
+      const topic = topicContract();
+      const groupId = uniqueName('group');
+      const calls: { ids: string[]; settle: (err?: Error) => void }[] = [];
+      const consumer = client.consumer({
+        groupId,
+        topic,
+        sessionTimeoutMs: 6_000,
+        fetchAheadBytes: 1 << 20,
+        ...options,
+        handler: (messages: ConsumedMessage<Reading>[]) =>
+          new Promise<void>((resolve, reject) => {
+            const ids = messages.map((m) => m.value.id);
+            calls.push({ ids, settle: (err) => (err ? reject(err) : resolve()) });
+          }),
+      });
+      return {
+        calls,
+        consumer,
+        send: (id: string) =>
+          client.producer().sendRaw(topic.name, [{ key: 'k', value: JSON.stringify({ id, value: 1 }) }]),
+        called: (n: number) =>
+          eventually(() => (calls.length >= n ? true : undefined), { what: `${n} handler calls` }),
+        committed: async () =>
+          [...(await committedOffsets(groupId, topic.name)).values()].filter((o) => o !== '-1'),
+        committedThrough: (offset: string) =>
+          eventually(
+            async () =>
+              [...(await committedOffsets(groupId, topic.name)).values()].includes(offset) ? true : undefined,
+            { what: `the partition committed through offset ${offset}` },
+          ),
+        /** Settles every call, so the consumer can stop. */
+        release: () => calls.forEach((c) => c.settle()),
+      };
+    }
+
+    it('hands over later batches before earlier ones are written, and commits only the written prefix', async () => {
+      const { calls, consumer, send, called, committed, committedThrough, release } = aheadOfHeldHandler();
+      try {
+        await send('m1');
+        await consumer.start();
+        await called(1);
+        // Sent only once the first batch is in the handler, so each is a batch of its own.
+        await send('m2');
+        await called(2);
+        await send('m3');
+        await called(3);
+        expect(calls.map((c) => c.ids)).toEqual([['m1'], ['m2'], ['m3']]);
+
+        calls[2].settle();
+        calls[1].settle();
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        // Written after a batch that is not: nothing of the partition is committed yet.
+        expect(await committed()).toEqual([]);
+
+        calls[0].settle();
+        await committedThrough('3');
+      } finally {
+        release();
+        await consumer.stop();
+      }
+    });
+
+    it('delivers a batch that failed for good again from the committed offset, with every later one', async () => {
+      const { calls, consumer, send, called, committedThrough, release } = aheadOfHeldHandler({
+        maxAttempts: 1,
+      });
+      try {
+        await send('m1');
+        await consumer.start();
+        await called(1);
+        calls[0].settle();
+        await committedThrough('1');
+        await send('m2');
+        await called(2);
+        await send('m3');
+        await called(3);
+        calls[2].settle();
+        calls[1].settle(new Error('store unavailable'));
+        // The consumer starts again from offset 1: m2 and m3 come back, and are committed once written.
+        await eventually(
+          () => {
+            const again = calls.slice(3);
+            for (const c of again) c.settle();
+            return again.some((c) => c.ids.includes('m3')) ? true : undefined;
+          },
+          { what: 'm2 and m3 delivered again', timeoutMs: 30_000 },
+        );
+        await committedThrough('3');
+        expect(calls.flatMap((c) => c.ids)).toEqual(['m1', 'm2', 'm3', 'm2', 'm3']);
+      } finally {
+        release();
+        await consumer.stop();
+      }
+    });
+
+    it('lets the batches it handed over finish and commit when stopped', async () => {
+      const { calls, consumer, send, called, committed } = aheadOfHeldHandler();
+      await send('m1');
+      await consumer.start();
+      await called(1);
+      const stopped = consumer.stop();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      calls[0].settle();
+      await stopped;
+      expect(await committed()).toEqual(['1']);
+    });
   });
 
   it('reports readiness against the cluster', async () => {
