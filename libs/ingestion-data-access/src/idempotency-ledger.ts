@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
+import type { PoolClient, QueryResult } from 'pg';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
 export class AcceptedEventsTable1763900000000 implements MigrationInterface {
   name = 'AcceptedEventsTable1763900000000';
@@ -77,9 +78,10 @@ export class IdempotencyLedger {
     keys: readonly EventKey[],
     publish: (accepted: number[]) => Promise<void>,
   ): Promise<ClaimOutcome[]> {
+    if (keys.length === 0) return [];
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction((tx) => this.claim(tx, tenantId, keys, publish));
+        return await this.claim(tenantId, keys, publish);
       } catch (err) {
         // Overlapping batches in different orders cannot deadlock (keys are sorted), but retry once anyway.
         if ((err as { code?: string }).code !== DEADLOCK || attempt >= 3) throw err;
@@ -87,48 +89,60 @@ export class IdempotencyLedger {
     }
   }
 
+  /**
+   * Two round trips in the usual case: the transaction's start, its settings and the claims go
+   * as one multi-statement query (which takes no parameters: the digests are written as hex of
+   * our own bytes), then COMMIT. node-postgres sends one query at a time, so every statement on
+   * its own would cost a round trip on the hot path of every ingestion request.
+   */
   private async claim(
-    tx: EntityManager,
     tenantId: string,
     keys: readonly EventKey[],
     publish: (accepted: number[]) => Promise<void>,
   ): Promise<ClaimOutcome[]> {
-    if (keys.length === 0) return [];
-    // A lost claim costs at most a "duplicate" reported as "accepted" after a crash: consumers
-    // deduplicate by event id anyway, so the commit need not wait for its own fsync.
-    await tx.query('SET LOCAL synchronous_commit = off');
-    const digests = keys.map((k) => keyDigest(tenantId, k));
-    // One lock order for every request: sorted by digest.
-    const order = digests.map((_, i) => i).sort((a, b) => Buffer.compare(digests[a], digests[b]));
-    // The digests go as two binary parameters of 16-byte slices, not as arrays of bytea, which
-    // node-postgres would send as hex text at twice the size (and the cost of encoding it).
-    const inserted = await tx.query<unknown[]>(
-      `INSERT INTO accepted_event_keys (key, payload)
-       SELECT substring($1::bytea FROM n * ${DIGEST_BYTES} + 1 FOR ${DIGEST_BYTES}),
-              substring($2::bytea FROM n * ${DIGEST_BYTES} + 1 FOR ${DIGEST_BYTES})
-       FROM generate_series(0, $3::int - 1) AS n ORDER BY n
-       ON CONFLICT DO NOTHING
-       RETURNING 1`,
-      [
-        Buffer.concat(order.map((i) => digests[i])),
-        Buffer.concat(order.map((i) => payloadDigest(keys[i]))),
-        keys.length,
-      ],
-    );
-    // The usual case: every key was new. Otherwise rows this transaction wrote (xmin) are ours.
-    const outcomes: ClaimOutcome[] =
-      inserted.length === keys.length ? keys.map(() => 'accepted') : await this.classify(tx, keys, digests);
-    const accepted = outcomes.flatMap((o, i) => (o === 'accepted' ? [i] : []));
-    if (accepted.length) await publish(accepted);
-    return outcomes;
+    const runner = this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    try {
+      const digests = keys.map((k) => keyDigest(tenantId, k));
+      // One lock order for every request: sorted by digest.
+      const order = digests.map((_, i) => i).sort((a, b) => Buffer.compare(digests[a], digests[b]));
+      const hex = (parts: Buffer[]) => Buffer.concat(parts).toString('hex');
+      const results = (await client.query(
+        // A lost claim costs at most a "duplicate" reported as "accepted" after a crash: consumers
+        // deduplicate by event id anyway, so the commit need not wait for its own fsync.
+        `BEGIN; SET LOCAL synchronous_commit = off;
+         INSERT INTO accepted_event_keys (key, payload)
+         SELECT substring(k FROM n * ${DIGEST_BYTES} + 1 FOR ${DIGEST_BYTES}),
+                substring(p FROM n * ${DIGEST_BYTES} + 1 FOR ${DIGEST_BYTES})
+         FROM decode('${hex(order.map((i) => digests[i]))}', 'hex') AS k,
+              decode('${hex(order.map((i) => payloadDigest(keys[i])))}', 'hex') AS p,
+              generate_series(0, ${keys.length - 1}) AS n
+         ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING 1`,
+      )) as unknown as QueryResult[];
+      const inserted = results[results.length - 1].rowCount;
+      // The usual case: every key was new. Otherwise rows this transaction wrote (xmin) are ours.
+      const outcomes: ClaimOutcome[] =
+        inserted === keys.length ? keys.map(() => 'accepted') : await this.classify(client, keys, digests);
+      const accepted = outcomes.flatMap((o, i) => (o === 'accepted' ? [i] : []));
+      if (accepted.length) await publish(accepted);
+      await client.query('COMMIT');
+      return outcomes;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
   }
 
   private async classify(
-    tx: EntityManager,
+    client: PoolClient,
     keys: readonly EventKey[],
     digests: Buffer[],
   ): Promise<ClaimOutcome[]> {
-    const rows = await tx.query<{ key: Buffer; payload: Buffer; mine: boolean }[]>(
+    const { rows } = await client.query<{ key: Buffer; payload: Buffer; mine: boolean }>(
       `SELECT key, payload, xmin = pg_current_xact_id()::xid AS mine
        FROM accepted_event_keys WHERE key = ANY($1::bytea[])`,
       [digests],
