@@ -116,6 +116,46 @@ describe('GroupCommit', () => {
     }
   });
 
+  it('ends a linger once no submission came for quietMs, and keeps lingering while they come', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    try {
+      const { calls, flush } = controlledFlush();
+      const group = new GroupCommit<number>({ flush, lingerMs: 200, quietMs: 30 });
+      const done = [group.submit([1])];
+      await tick();
+      // A submission every 20 ms keeps the group open until the linger's end…
+      for (let i = 2; i <= 10; i++) {
+        jest.advanceTimersByTime(20);
+        await tick();
+        expect(calls).toHaveLength(0);
+        done.push(group.submit([i]));
+      }
+      // 180 ms after the first: quiet would end at 210, the linger ends at 200.
+      jest.advanceTimersByTime(19);
+      await tick();
+      expect(calls).toHaveLength(0);
+      jest.advanceTimersByTime(1);
+      await tick();
+      expect(calls.map((c) => c.items)).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]);
+      calls[0].finish();
+      await Promise.all(done);
+
+      // …and a burst that stops is written 30 ms after its last submission.
+      const burst = [group.submit([10]), group.submit([11])];
+      await tick();
+      jest.advanceTimersByTime(29);
+      await tick();
+      expect(calls).toHaveLength(1);
+      jest.advanceTimersByTime(1);
+      await tick();
+      expect(calls.map((c) => c.items)[1]).toEqual([10, 11]);
+      calls[1].finish();
+      await Promise.all(burst);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('writes every item exactly once, in submission order, whatever the timing', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -124,7 +164,8 @@ describe('GroupCommit', () => {
         }),
         fc.integer({ min: 1, max: 8 }),
         fc.constantFrom(0, 1),
-        async (submissions, maxWeight, lingerMs) => {
+        fc.constantFrom(undefined, 0, 1),
+        async (submissions, maxWeight, lingerMs, quietMs) => {
           const written: number[][] = [];
           const group = new GroupCommit<number>({
             flush: async (items) => {
@@ -133,6 +174,7 @@ describe('GroupCommit', () => {
             },
             maxWeight,
             lingerMs,
+            quietMs,
           });
           let next = 0;
           const pending: Promise<void>[] = [];

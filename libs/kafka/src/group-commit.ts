@@ -24,13 +24,18 @@ export interface GroupCommitOptions<T> {
   lingerMs?: number;
   /** Queued weight that ends a linger at once (default: `maxWeight`). */
   minWeight?: number;
+  /**
+   * A linger also ends once no submission came for this long (default: never): a burst is
+   * written when it ends, a steady trickle gathered for the whole linger.
+   */
+  quietMs?: number;
 }
 
 /**
  * Group commit: concurrent callers share writes. A submission made while nothing is being
  * written starts a flush at once (after the current turn of the event loop, so submissions of
- * the same turn go together; with `lingerMs`, once the first of them has waited that long or
- * `minWeight` is queued); submissions made while a flush is in flight wait for it and then
+ * the same turn go together; with `lingerMs`, once the first of them has waited that long,
+ * `minWeight` is queued or none came for `quietMs`); submissions made while a flush is in flight wait for it and then
  * go together in the next. Each caller's promise settles with the flush that wrote its items —
  * resolved once they are written, rejected with the flush's error otherwise — so a caller
  * acknowledges exactly what it would have acknowledged writing alone, in fewer, larger writes.
@@ -42,8 +47,10 @@ export class GroupCommit<T> {
   private readonly maxWeight: number;
   private readonly minWeight: number;
   private queuedWeight = 0;
-  /** Ends the current linger early; set while one is under way. */
+  private lastSubmittedAt = 0;
+  /** Ends the current linger early, or moves its end after a submission; set while one is under way. */
   private wake?: () => void;
+  private rescheduleLinger?: () => void;
 
   constructor(private readonly options: GroupCommitOptions<T>) {
     this.weigh = options.weigh ?? ((items) => items.length);
@@ -54,9 +61,11 @@ export class GroupCommit<T> {
   submit(items: readonly T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const weight = this.weigh(items);
-      this.queue.push({ items, weight, at: Date.now(), resolve, reject });
+      this.lastSubmittedAt = Date.now();
+      this.queue.push({ items, weight, at: this.lastSubmittedAt, resolve, reject });
       this.queuedWeight += weight;
       if (this.queuedWeight >= this.minWeight) this.wake?.();
+      else this.rescheduleLinger?.();
       if (!this.draining) {
         this.draining = true;
         setImmediate(() => void this.drain());
@@ -78,17 +87,32 @@ export class GroupCommit<T> {
     this.draining = false;
   }
 
-  /** Waits until the oldest submission is `lingerMs` old or enough weight is queued. */
+  /**
+   * Waits until the oldest submission is `lingerMs` old, enough weight is queued, or nothing
+   * was submitted for `quietMs`.
+   */
   private linger(): Promise<void> {
-    const waitMs = this.queue[0].at + (this.options.lingerMs ?? 0) - Date.now();
-    if (waitMs <= 0 || this.queuedWeight >= this.minWeight) return Promise.resolve();
+    const lingerMs = this.options.lingerMs ?? 0;
+    const { quietMs } = this.options;
+    const end = () =>
+      Math.min(
+        this.queue[0].at + lingerMs,
+        quietMs === undefined ? Number.POSITIVE_INFINITY : this.lastSubmittedAt + quietMs,
+      );
+    if (end() <= Date.now() || this.queuedWeight >= this.minWeight) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.wake?.(), waitMs);
+      let timer: NodeJS.Timeout | undefined;
+      this.rescheduleLinger = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.wake?.(), Math.max(0, end() - Date.now()));
+      };
       this.wake = () => {
         clearTimeout(timer);
         this.wake = undefined;
+        this.rescheduleLinger = undefined;
         resolve();
       };
+      this.rescheduleLinger();
     });
   }
 

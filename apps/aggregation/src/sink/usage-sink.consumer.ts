@@ -22,6 +22,13 @@ const SINK_PARTITIONS_CONCURRENTLY = 8;
 const MAX_RECORDS_PER_WRITE = 100_000;
 /** Records waiting that start a write without waiting out `SINK_FLUSH_MS`. */
 const FULL_WRITE_RECORDS = 10_000;
+/**
+ * A write starts once no batch came for this long: a burst is written when it ends. Longer than
+ * the fetch wait, so a stream that keeps coming is gathered for the whole `SINK_FLUSH_MS`.
+ */
+const QUIET_MS = 50;
+/** Longest a fetch waits for data (then returns what there is). */
+const FETCH_WAIT_MS = 20;
 /** Bytes of fetched messages that may wait for their write while the sink keeps fetching. */
 const FETCH_AHEAD_BYTES = 32 * 1024 * 1024;
 
@@ -51,6 +58,7 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
       maxWeight: MAX_RECORDS_PER_WRITE,
       lingerMs: config.SINK_FLUSH_MS,
       minWeight: FULL_WRITE_RECORDS,
+      quietMs: QUIET_MS,
     });
     this.consumer = kafka.consumer({
       groupId: config.USAGE_CONSUMER_GROUP,
@@ -61,7 +69,7 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
       // nothing for the whole wait even when data arrives meanwhile.
       minBytes: 1_048_576,
       maxBytesPerPartition: 8_388_608,
-      maxWaitTimeMs: 100,
+      maxWaitTimeMs: FETCH_WAIT_MS,
       // Batches of several partitions and fetches are written together (`writes`): fewer,
       // larger inserts, and fewer parts for ClickHouse to merge. A fetch brings little when
       // producers send small batches (and the local broker one record batch per partition), so
