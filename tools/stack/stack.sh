@@ -230,6 +230,9 @@ services_up() {
       unset ADMIN_KEY
       # Ingestion's heap is capped: it keeps no state worth a large heap, and an uncapped V8 heap
       # grows to ~350 MB under load before collecting (docs/decisions.md).
+      # The mock broker holds a fetch that finds nothing for its whole wait, even when data
+      # arrives meanwhile: the sink waits briefly instead (a real broker answers at once).
+      if [[ $name == aggregation ]]; then export SINK_FETCH_WAIT_MS=${SINK_FETCH_WAIT_MS:-20}; fi
       flags=(--enable-source-maps)
       if [[ $name == ingestion ]]; then flags+=(--max-old-space-size=192); fi
       exec nohup node "${flags[@]}" "$ROOT/dist/apps/$name/src/main.js" >>"$LOGS/$name.log" 2>&1

@@ -46,6 +46,16 @@ export class AggregationConfig extends DatabaseServiceConfig {
   @Max(10_000)
   SINK_FLUSH_MS: number = 250;
 
+  /**
+   * Longest a sink fetch waits when there is nothing to read; a broker answers a waiting fetch
+   * as soon as data arrives. The dev stack's mock broker holds such a fetch for the whole wait
+   * even when data arrives meanwhile, so the stack sets 20.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  SINK_FETCH_WAIT_MS: number = 500;
+
   /** How often the rollup builder looks for stale hours; 0 turns it off (queries then read raw rows). */
   @IsInt()
   @Min(0)

@@ -23,12 +23,11 @@ const MAX_RECORDS_PER_WRITE = 100_000;
 /** Records waiting that start a write without waiting out `SINK_FLUSH_MS`. */
 const FULL_WRITE_RECORDS = 10_000;
 /**
- * A write starts once no batch came for this long: a burst is written when it ends. Longer than
- * the fetch wait, so a stream that keeps coming is gathered for the whole `SINK_FLUSH_MS`.
+ * A write starts once no batch came for this long: a burst is written when it ends, a stream
+ * that keeps coming is gathered for the whole `SINK_FLUSH_MS`. (Fetches answer as soon as data
+ * arrives; on the dev stack's mock broker `SINK_FETCH_WAIT_MS` must stay below this.)
  */
 const QUIET_MS = 50;
-/** Longest a fetch waits for data (then returns what there is). */
-const FETCH_WAIT_MS = 20;
 /** Bytes of fetched messages that may wait for their write while the sink keeps fetching. */
 const FETCH_AHEAD_BYTES = 32 * 1024 * 1024;
 
@@ -64,12 +63,10 @@ export class UsageSinkConsumer implements OnApplicationBootstrap {
       groupId: config.USAGE_CONSUMER_GROUP,
       topic: USAGE_EVENTS_TOPIC,
       handler: (messages) => this.write(messages),
-      // ClickHouse prefers few large inserts: a fetch waits for a megabyte, but only briefly,
-      // since the writes gather fetches (below); the local broker holds a fetch that finds
-      // nothing for the whole wait even when data arrives meanwhile.
-      minBytes: 1_048_576,
+      // A fetch returns what there is at once: the writes gather fetches into large inserts
+      // (below), so waiting at the broker for more would only delay them.
       maxBytesPerPartition: 8_388_608,
-      maxWaitTimeMs: FETCH_WAIT_MS,
+      maxWaitTimeMs: config.SINK_FETCH_WAIT_MS,
       // Batches of several partitions and fetches are written together (`writes`): fewer,
       // larger inserts, and fewer parts for ClickHouse to merge. A fetch brings little when
       // producers send small batches (and the local broker one record batch per partition), so
